@@ -1,0 +1,206 @@
+"""The ``litedenoise`` command: a thin layer over the library API.
+
+Every sub-command parses its arguments, calls one library function and turns a
+``LiteDenoiseError`` into a one-line message on stderr with exit code 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from litedenoise.errors import LiteDenoiseError
+
+DENOISED_SUFFIX = "_denoised"
+DEFAULT_MIN_SIDE = 16
+
+
+def _expand_inputs(patterns: list[str]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns, in the order given."""
+    from litedenoise.imageio import SUPPORTED_SUFFIXES
+
+    paths: list[Path] = []
+    for pattern in patterns:
+        is_pattern = glob.has_magic(pattern) and not Path(pattern).exists()  # 'shot[1].png' is a file
+        matches = sorted(glob.glob(pattern)) if is_pattern else [pattern]
+        if not matches:
+            raise LiteDenoiseError(f"no file matches {pattern!r}")
+        for match in map(Path, matches):
+            if match.is_dir():
+                paths.extend(p for p in sorted(match.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            else:
+                paths.append(match)  # missing files are reported per file when read
+    return paths
+
+
+def _output_path(source: Path, output: Path | None, single_input: bool) -> Path:
+    """Where the denoised copy of ``source`` goes: ``-o`` file, ``-o`` folder, or beside the input."""
+    name = f"{source.stem}{DENOISED_SUFFIX}{source.suffix}"
+    if output is None:
+        return source.with_name(name)
+    if single_input and output.suffix and not output.is_dir():
+        return output
+    return output / name
+
+
+def denoise_command(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from litedenoise.imageio import read_image, write_image
+    from litedenoise.infer import denoise
+    from litedenoise.weights import load_model
+
+    sources = _expand_inputs(args.inputs)
+    if not sources:
+        raise LiteDenoiseError("no images found in the given inputs")
+    output = Path(args.output) if args.output else None
+    single = len(sources) == 1
+    if output is not None and not (single and output.suffix):
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LiteDenoiseError(f"cannot create output folder {output}: {error.strerror}") from None
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise LiteDenoiseError("--device cuda asked for, but PyTorch sees no CUDA device")
+    model = load_model(args.weights or args.model).to(args.device)
+
+    failures = 0
+    for source in tqdm(sources, desc="denoise", unit="image", disable=single or not sys.stderr.isatty()):
+        destination = _output_path(source, output, single)
+        try:
+            if destination.resolve() == source.resolve():
+                raise LiteDenoiseError(f"{destination} is the input itself; choose another output")
+            if destination.exists() and not args.overwrite:
+                raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
+            loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
+            result = denoise(loaded.pixels, model, tile=args.tile, memory_budget_mb=args.memory_mb)
+            write_image(destination, result, like=loaded, overwrite=args.overwrite)
+            tqdm.write(f"{source} -> {destination}", file=sys.stderr)
+        except LiteDenoiseError as error:
+            failures += 1
+            tqdm.write(f"error: {error}", file=sys.stderr)
+    if failures:
+        print(f"{failures} of {len(sources)} images failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from litedenoise.data.paired import data_root
+    from litedenoise.train.config import load_recipe
+    from litedenoise.train.loop import train
+
+    overrides = [f"model={args.model}", *args.overrides]
+    if args.resume:
+        run_dir = Path(args.resume)
+        recipe = run_dir / "config.yaml"
+        config = load_recipe(recipe, overrides)
+    else:
+        if args.run_dir is None:
+            raise LiteDenoiseError("give --run-dir DIR for a new run (or --resume DIR)")
+        run_dir = Path(args.run_dir)
+        if (run_dir / "last.pt").exists():
+            raise LiteDenoiseError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+        config = load_recipe(args.recipe, overrides)
+    best = train(config, run_dir, data_root(args.data), resume=bool(args.resume))
+    print(f"best weights: {best}")
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    import os
+
+    from litedenoise.data.paired import DATA_ENV_VAR, data_root
+    from litedenoise.demo import run_demo
+    from litedenoise.weights import load_model
+
+    folder = args.data or os.environ.get(DATA_ENV_VAR)
+    model = load_model(args.weights or "student")
+    print(f"model: {args.weights or 'shipped student'} ({model.metadata.get('architecture')}, {model.metadata.get('params')} parameters)")
+    run_demo(model, args.output, data_root(folder) if folder else None)
+    return 0
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    import json
+
+    from litedenoise.data.paired import find_pairs, resolve_pair_set
+    from litedenoise.evaluate import evaluate
+    from litedenoise.imageio import read_rgb_uint8
+    from litedenoise.weights import load_model
+
+    folder = Path(args.data_dir)
+    pairs = resolve_pair_set(f"polyu:{args.split}", folder) if args.split else find_pairs(folder)
+    images = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in pairs]
+    model_name = args.weights or args.model
+    results = {"noisy": evaluate(None, images), model_name: evaluate(load_model(model_name), images)}
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"{len(images)} pairs from {folder}{' (' + args.split + ')' if args.split else ''}; PSNR: RGB, 8-bit, per-image mean")
+    for method, scores in results.items():
+        print(f"{method:>30}: PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}  {scores['sec_per_mpix']:.2f} s/Mpix")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from litedenoise.imageio import DEFAULT_MAX_PIXELS
+    from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
+
+    parser = argparse.ArgumentParser(prog="litedenoise", description="Real-image denoising for mobile NPUs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    denoise = commands.add_parser("denoise", help="denoise image files")
+    denoise.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    denoise.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input as NAME_denoised.EXT")
+    denoise.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped weights to use")
+    denoise.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
+    denoise.add_argument("--tile", type=int, help="tile side in pixels (default: from --memory-mb)")
+    denoise.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
+    denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    denoise.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    denoise.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression-bomb guard)")
+    denoise.add_argument("--min-side", type=int, default=DEFAULT_MIN_SIDE, help="refuse images with a shorter side")
+    denoise.set_defaults(handler=denoise_command)
+
+    demo = commands.add_parser("demo", help="denoise a sample photo (and a real PolyU pair) and report PSNR")
+    demo.add_argument("-o", "--output", default="out/demo", help="folder for the demo's images (rewritten each run)")
+    demo.add_argument("--data", help="data folder with polyu/ (default: $LITEDENOISE_DATA; skipped if unset)")
+    demo.add_argument("--weights", help="a .safetensors weights file instead of the shipped student")
+    demo.set_defaults(handler=demo_command)
+
+    evaluate = commands.add_parser("eval", help="PSNR/SSIM on noisy/clean pairs at full resolution")
+    evaluate.add_argument("data_dir", help="a folder with noisy/ and clean/, or the data folder holding polyu/ (with --split)")
+    evaluate.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, unseen_camera:full")
+    evaluate.add_argument("--model", choices=["student", "teacher"], default="student")
+    evaluate.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
+    evaluate.set_defaults(handler=eval_command)
+
+    train = commands.add_parser("train", help="train a student or teacher")
+    train.add_argument("model", choices=["student", "teacher"])
+    train.add_argument("--recipe", help="YAML recipe (e.g. recipes/foundation-cpu.yaml)")
+    train.add_argument("--run-dir", help="folder for checkpoints and logs (keep it outside the repository)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.add_argument("--data", help="data folder (default: $LITEDENOISE_DATA)")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
+    train.set_defaults(handler=train_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LiteDenoiseError as error:
+        print(f"litedenoise: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("litedenoise: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

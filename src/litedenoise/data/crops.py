@@ -1,0 +1,97 @@
+"""Random training crops from real noisy/clean pairs and from clean photos with synthetic noise.
+
+Every sample is a pure function of ``(seed, sample_index)``: the crop position, the source
+image, the flip/rotation and the noise all come from a generator seeded with those two numbers.
+A resumed run therefore sees exactly the samples an uninterrupted one would, whatever the
+number of loader workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from litedenoise.data.noise import PoissonGaussianRange, add_poisson_gaussian_noise
+
+
+def dihedral(image: np.ndarray, variant: int) -> np.ndarray:
+    """One of the 8 flips/90-degree rotations of an HxWxC array (variant in 0..7)."""
+    if variant & 4:
+        image = image[:, ::-1]
+    return np.rot90(image, k=variant & 3)
+
+
+@dataclass
+class CropSources:
+    """Decoded uint8 HxWx3 images held in RAM: (noisy, clean) pairs and clean-only photos."""
+
+    real_pairs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    clean_photos: list[np.ndarray] = field(default_factory=list)
+
+    def largest_crop(self) -> int:
+        sides = [min(c.shape[:2]) for _, c in self.real_pairs] + [min(c.shape[:2]) for c in self.clean_photos]
+        return max(sides, default=0)
+
+
+class TrainingCrops(Dataset):
+    """Map-style dataset of ``(noisy, clean)`` float32 CHW tensors in [0, 1].
+
+    ``real_fraction`` of samples come from real pairs, the rest from clean photos with
+    Poisson-Gaussian noise. Images are picked in proportion to their usable area, so a full-size
+    photo is sampled more often than a small crop. The index space is unbounded: index ``i``
+    is simply the ``i``-th sample of the run.
+    """
+
+    def __init__(
+        self,
+        sources: CropSources,
+        crop_size: int,
+        real_fraction: float,
+        seed: int,
+        noise_range: PoissonGaussianRange = PoissonGaussianRange(),
+    ):
+        self.crop_size = crop_size
+        self.seed = seed
+        self.noise_range = noise_range
+        self.real_pairs = [p for p in sources.real_pairs if min(p[1].shape[:2]) >= crop_size]
+        self.clean_photos = [c for c in sources.clean_photos if min(c.shape[:2]) >= crop_size]
+        if not self.real_pairs and not self.clean_photos:
+            raise ValueError(f"no source image is at least {crop_size}x{crop_size}")
+        self.real_fraction = real_fraction if self.clean_photos else 1.0
+        if not self.real_pairs:
+            self.real_fraction = 0.0
+        self.real_weights = self._area_weights([clean for _, clean in self.real_pairs])
+        self.clean_weights = self._area_weights(self.clean_photos)
+
+    def _area_weights(self, images: list[np.ndarray]) -> np.ndarray:
+        areas = np.array([(h - self.crop_size + 1) * (w - self.crop_size + 1) for h, w, _ in (i.shape for i in images)], dtype=np.float64)
+        return areas / areas.sum() if len(areas) else areas
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def _crop_window(self, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[slice, slice]:
+        top = rng.integers(0, shape[0] - self.crop_size + 1)
+        left = rng.integers(0, shape[1] - self.crop_size + 1)
+        return slice(top, top + self.crop_size), slice(left, left + self.crop_size)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        variant = int(rng.integers(8))
+        if rng.random() < self.real_fraction:
+            noisy, clean = self.real_pairs[rng.choice(len(self.real_pairs), p=self.real_weights)]
+            rows, cols = self._crop_window(rng, clean.shape)
+            noisy = noisy[rows, cols].astype(np.float32) / 255.0
+            clean = clean[rows, cols].astype(np.float32) / 255.0
+        else:
+            photo = self.clean_photos[rng.choice(len(self.clean_photos), p=self.clean_weights)]
+            rows, cols = self._crop_window(rng, photo.shape)
+            clean = photo[rows, cols].astype(np.float32) / 255.0
+            noisy = add_poisson_gaussian_noise(clean, self.noise_range.sample(rng), rng)
+            # Real pairs are stored as 8-bit files; quantise synthetic ones the same way.
+            noisy = np.round(noisy * 255.0) / 255.0
+        pair = [np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1)) for x in (noisy, clean)]
+        return torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).float()

@@ -1,0 +1,177 @@
+"""The one inference path: pad, tile, run, stitch, crop.
+
+Every caller (``denoise``, evaluation, validation during training, export checks) goes through
+``denoise_tensor``. Tiles start and end on multiples of the model's size multiple and overlap by
+at least its receptive-field radius, and each output pixel is taken from a tile in which it lies
+at least that far from any cut edge. The network therefore sees, for every pixel it keeps, exactly
+the context it would see on the whole image, so tiled output equals untiled output (up to float
+summation order) and a hard stitch needs no feathering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from litedenoise.errors import LiteDenoiseError
+
+DEFAULT_MEMORY_BUDGET_MB = 2048
+# Peak working memory of a no-grad fp32 forward, in bytes per input pixel, measured with
+# benchmarks/fullres_memory.py (student) and a 1024x1024 probe (teacher). Used to size tiles.
+WORKING_BYTES_PER_PIXEL = {"LiteDenoiseNet": 400, "TeacherNet": 3000}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile in padded-image coordinates: the input window and the output rows/cols it owns."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    keep_top: int
+    keep_bottom: int
+    keep_left: int
+    keep_right: int
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _axis_windows(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
+    """(start, size, keep_start, keep_end) along one axis of a padded length (a multiple)."""
+    if tile >= length:
+        return [(0, length, 0, length)]
+    step = (tile - 2 * overlap) // multiple * multiple
+    if step <= 0:
+        raise LiteDenoiseError(
+            f"tile {tile} is too small: this model needs at least {2 * overlap + multiple} "
+            f"({overlap} pixels of context on each side)"
+        )
+    windows = []
+    for keep_start in range(0, length, step):
+        keep_end = min(keep_start + step, length)
+        start = min(max(keep_start - overlap, 0), length - tile)
+        windows.append((start, tile, keep_start, keep_end))
+    return windows
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int) -> list[Tile]:
+    """Tiles covering a padded ``height`` x ``width`` image (both multiples of ``multiple``).
+
+    ``tile`` is the largest tile side; ``overlap`` the context each kept pixel needs on every
+    side. Both are rounded to multiples of ``multiple`` (down and up) so that strided layers
+    see the same sampling grid in a tile as in the whole image.
+    """
+    tile = max(tile // multiple * multiple, multiple)
+    overlap = _round_up(overlap, multiple)
+    tiles = []
+    for top, tile_h, keep_top, keep_bottom in _axis_windows(height, tile, overlap, multiple):
+        for left, tile_w, keep_left, keep_right in _axis_windows(width, tile, overlap, multiple):
+            tiles.append(Tile(top, left, tile_h, tile_w, keep_top, keep_bottom, keep_left, keep_right))
+    return tiles
+
+
+def tile_side_for_budget(model: nn.Module, memory_budget_mb: float) -> int:
+    """Largest square tile side whose forward pass fits ``memory_budget_mb`` of working memory."""
+    bytes_per_pixel = WORKING_BYTES_PER_PIXEL.get(type(model).__name__, 4000)
+    side = int(math.sqrt(memory_budget_mb * 2**20 / bytes_per_pixel))
+    minimum = 2 * _round_up(model.receptive_field_radius, model.size_multiple) + model.size_multiple
+    return max(side // model.size_multiple * model.size_multiple, minimum)
+
+
+def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad an NCHW tensor at the bottom and right to multiples of ``multiple``.
+
+    Reflect padding continues image structure better than zeros; reflect needs the pad to be
+    smaller than the side, so tiny images fall back to replicate.
+    """
+    height, width = image.shape[-2:]
+    pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
+    if pad_h == 0 and pad_w == 0:
+        return image
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+
+
+@torch.no_grad()
+def denoise_tensor(
+    image: torch.Tensor,
+    model: nn.Module,
+    *,
+    tile: int | None = None,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    bf16: bool = False,
+) -> torch.Tensor:
+    """Denoise an NCHW float tensor in [0, 1] of any height and width; returns the same shape.
+
+    ``tile`` fixes the tile side; otherwise it follows from ``memory_budget_mb``. ``bf16`` runs
+    under bfloat16 autocast (fast on CPUs with AMX, slightly less exact).
+    """
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
+    height, width = image.shape[-2:]
+    multiple, radius = model.size_multiple, model.receptive_field_radius
+    padded = pad_to_multiple(image, multiple)
+    tile_side = tile or tile_side_for_budget(model, memory_budget_mb)
+    output = torch.empty_like(padded)
+    device = next(model.parameters()).device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    for t in plan_tiles(padded.shape[-2], padded.shape[-1], tile_side, radius, multiple):
+        window = padded[..., t.top : t.top + t.height, t.left : t.left + t.width]
+        with autocast:
+            result = model(window.to(device)).float().to(output.device)
+        output[..., t.keep_top : t.keep_bottom, t.keep_left : t.keep_right] = result[
+            ...,
+            t.keep_top - t.top : t.keep_bottom - t.top,
+            t.keep_left - t.left : t.keep_right - t.left,
+        ]
+    return output[..., :height, :width]
+
+
+def denoise(
+    image: np.ndarray,
+    model: nn.Module,
+    *,
+    tile: int | None = None,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    bf16: bool = False,
+) -> np.ndarray:
+    """Denoise an HxW, HxWx3 or HxWx4 image; returns the same shape and dtype.
+
+    uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
+    is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
+    """
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        scale = float(np.iinfo(image.dtype).max)
+        values = image.astype(np.float32) / scale
+    elif np.issubdtype(image.dtype, np.floating):
+        scale = None
+        values = image.astype(np.float32)
+        if not np.isfinite(values).all() or values.min() < 0.0 or values.max() > 1.0:
+            raise LiteDenoiseError("float images must be finite and lie in [0, 1]")
+    else:
+        raise LiteDenoiseError(f"unsupported image dtype {image.dtype}: use uint8, uint16 or float")
+
+    grey = values.ndim == 2 or values.shape[2] == 1
+    rgb = np.repeat(values.reshape(*values.shape[:2], 1), 3, axis=2) if grey else values[..., :3]
+    tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+    result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16)
+    result = result[0].numpy().transpose(1, 2, 0)
+
+    if grey:
+        result = result.mean(axis=2).reshape(values.shape)
+    elif values.shape[2] == 4:
+        result = np.concatenate([result, values[..., 3:]], axis=2)
+    if scale is None:
+        return result.astype(image.dtype)
+    return np.round(np.clip(result, 0.0, 1.0) * scale).astype(image.dtype)

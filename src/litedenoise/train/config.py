@@ -1,0 +1,108 @@
+"""Typed training configuration, loaded from YAML recipes and ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from litedenoise.errors import LiteDenoiseError
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; defaults are the foundation CPU recipe.
+
+    Real pair sets are either ``polyu:GROUP:KIND`` (e.g. ``polyu:train:full``) or a folder with
+    ``noisy/`` and ``clean/`` sub-folders; clean photo folders feed the noise synthesis. Relative
+    paths are taken from the data folder.
+    """
+
+    model: str = "student"  # student (LiteDenoiseNet) or teacher (TeacherNet)
+    width: int | None = None  # None: the paper's width
+    real_pair_sets: list[str] = field(default_factory=lambda: ["polyu:train:crops", "polyu:train:full"])
+    clean_photo_dirs: list[str] = field(default_factory=lambda: ["clean/cbsd432"])
+    real_fraction: float = 0.5
+    crop_size: int = 128
+    batch_size: int = 8
+    steps: int = 20_000
+    lr: float = 5e-4
+    lr_min: float = 1e-6
+    warmup_steps: int = 500
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    loss: str = "l1"  # l1, mse or charbonnier
+    ema_decay: float = 0.999
+    bf16: bool = True
+    channels_last: bool = True
+    num_workers: int = 1
+    seed: int = 0
+    val_set: str = "polyu:val:crops"
+    val_every: int = 1000
+    checkpoint_every: int = 250
+    max_minutes: float | None = None  # stop (and save) after this much wall-clock time
+
+    def __post_init__(self) -> None:
+        if self.model not in ("student", "teacher"):
+            raise LiteDenoiseError(f"model must be student or teacher, got {self.model!r}")
+        if self.loss not in ("l1", "mse", "charbonnier"):
+            raise LiteDenoiseError(f"loss must be l1, mse or charbonnier, got {self.loss!r}")
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise LiteDenoiseError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
+        for name in ("crop_size", "batch_size", "steps", "val_every", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise LiteDenoiseError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def _check_type(name: str, value: object, annotation: str) -> object:
+    hint = typing.get_type_hints(TrainConfig)[name]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    allowed = args if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    for option in allowed:
+        if option is type(None) and value is None:
+            return value
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if typing.get_origin(option) is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        if isinstance(option, type) and option is not type(None) and type(value) is option:
+            return value
+    raise LiteDenoiseError(f"config key {name!r} must be {annotation}, got {value!r}")
+
+
+def make_config(values: dict) -> TrainConfig:
+    """A TrainConfig from a plain dict, refusing unknown keys and wrong types."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise LiteDenoiseError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(fields)})")
+    checked = {name: _check_type(name, value, str(fields[name].type)) for name, value in values.items()}
+    return TrainConfig(**checked)
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """Load a YAML recipe (or the defaults when ``path`` is None) and apply ``key=value`` overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise LiteDenoiseError(f"recipe {path} not found")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise LiteDenoiseError(f"recipe {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(values, dict):
+            raise LiteDenoiseError(f"recipe {path} must be a mapping of keys to values")
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep:
+            raise LiteDenoiseError(f"override {override!r} must look like key=value")
+        values[key.strip()] = yaml.safe_load(text)
+    return make_config(values)
+
+
+def config_to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

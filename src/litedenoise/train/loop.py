@@ -1,0 +1,176 @@
+"""The training loop: plain PyTorch, one file, no framework.
+
+``train(config, run_dir)`` trains a student or teacher on random crops, validates on full
+validation images through the same inference path users get, keeps the best EMA weights by
+validation PSNR, and writes a resumable checkpoint to ``run_dir`` every few hundred steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from litedenoise.data.crops import CropSources, TrainingCrops
+from litedenoise.data.paired import resolve_pair_set
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+from litedenoise.evaluate import evaluate
+from litedenoise.train.config import TrainConfig, config_to_yaml
+from litedenoise.train.losses import pixel_loss
+from litedenoise.weights import build_model, parameter_count, save_weights
+
+CHECKPOINT_NAME = "last.pt"
+BEST_WEIGHTS_NAME = "best.safetensors"
+
+
+def load_sources(config: TrainConfig, data_root: Path) -> CropSources:
+    """Decode every training image once into RAM (uint8)."""
+    sources = CropSources()
+    for spec in config.real_pair_sets:
+        for pair in resolve_pair_set(spec, data_root):
+            sources.real_pairs.append((read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)))
+    for folder in config.clean_photo_dirs:
+        files = sorted(p for p in (data_root / folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        if not files:
+            raise LiteDenoiseError(f"clean photo folder {data_root / folder} holds no images")
+        sources.clean_photos.extend(read_rgb_uint8(path) for path in files)
+    if sources.largest_crop() < config.crop_size:
+        raise LiteDenoiseError(f"crop_size {config.crop_size} is larger than every training image")
+    return sources
+
+
+def learning_rate_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from lr to lr_min over the remaining steps."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    floor = config.lr_min / config.lr
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)
+
+
+def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: bool = False) -> Path:
+    """Train per ``config``, writing logs and checkpoints to ``run_dir``; returns the best weights' path."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, config.width)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
+    step, best_psnr = 0, -math.inf
+
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+    if resume:
+        if not checkpoint_path.is_file():
+            raise LiteDenoiseError(f"nothing to resume: {checkpoint_path} not found")
+        state = torch.load(checkpoint_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best_psnr = int(state["step"]), float(state["best_psnr"])
+    (run_dir / "config.yaml").write_text(config_to_yaml(config))
+
+    sources = load_sources(config, data_root)
+    val_pairs = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in resolve_pair_set(config.val_set, data_root)]
+    dataset = TrainingCrops(sources, config.crop_size, config.real_fraction, config.seed)
+    sample_indices = range(step * config.batch_size, config.steps * config.batch_size)
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sample_indices,
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+        prefetch_factor=4 if config.num_workers > 0 else None,
+    )
+    log_file = (run_dir / "log.csv").open("a", newline="")
+    log = csv.writer(log_file)
+    if not resume:
+        log.writerow(["step", "loss", "lr", "val_psnr", "seconds"])
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            checkpoint_path,
+            model=model.state_dict(),
+            ema=ema.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            step=step,
+            best_psnr=best_psnr,
+        )
+
+    started = time.monotonic()
+    progress = tqdm(total=config.steps, initial=step, desc=f"{config.model} {config.crop_size}px", dynamic_ncols=True)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    running_loss, running_count = 0.0, 0
+    model.train()
+    for noisy, clean in loader:
+        noisy = noisy.to(memory_format=memory_format)
+        clean = clean.to(memory_format=memory_format)
+        with autocast:
+            output = model(noisy)
+        loss = pixel_loss(config.loss, output.float(), clean)
+        if not torch.isfinite(loss):
+            checkpoint_note = f"last good checkpoint: {checkpoint_path}" if checkpoint_path.exists() else "no checkpoint yet"
+            raise LiteDenoiseError(f"loss became {loss.item()} at step {step}; stopping ({checkpoint_note})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        ema.update_parameters(model)
+        step += 1
+        running_loss += loss.item()
+        running_count += 1
+        progress.update(1)
+
+        val_psnr = None
+        if step % config.val_every == 0 or step == config.steps:
+            val_psnr = evaluate(ema.module, val_pairs, bf16=config.bf16, with_ssim=False)["psnr"]
+            model.train()
+            writer.add_scalar("val/psnr", val_psnr, step)
+            if val_psnr > best_psnr:
+                best_psnr = val_psnr
+                save_weights(
+                    run_dir / BEST_WEIGHTS_NAME,
+                    ema.module,
+                    {"recipe": config_to_yaml(config), "step": str(step), "val_set": config.val_set, "val_psnr": f"{val_psnr:.3f}"},
+                )
+        if step % 50 == 0 or val_psnr is not None:
+            mean_loss = running_loss / max(1, running_count)
+            running_loss, running_count = 0.0, 0
+            lr = optimizer.param_groups[0]["lr"]
+            log.writerow([step, f"{mean_loss:.6f}", f"{lr:.3e}", "" if val_psnr is None else f"{val_psnr:.3f}", f"{time.monotonic() - started:.0f}"])
+            log_file.flush()
+            writer.add_scalar("train/loss", mean_loss, step)
+            writer.add_scalar("train/lr", lr, step)
+            progress.set_postfix(loss=f"{mean_loss:.4f}", best_val=f"{best_psnr:.2f}")
+        out_of_time = config.max_minutes is not None and time.monotonic() - started > 60 * config.max_minutes
+        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+            checkpoint()
+        if out_of_time:
+            break
+    progress.close()
+    writer.close()
+    log_file.close()
+    print(f"trained {parameter_count(model):,} parameters to step {step}; best val PSNR {best_psnr:.2f} dB")
+    return run_dir / BEST_WEIGHTS_NAME

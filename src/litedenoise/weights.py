@@ -1,0 +1,120 @@
+"""Weights on disk: safetensors files that carry their provenance.
+
+Every file we write stores, next to the tensors, string metadata: ``architecture``
+(LiteDenoiseNet or TeacherNet), ``width``, ``params``, ``data``, ``recipe`` and measured
+metrics. ``load_model`` rebuilds the network from that metadata and refuses tensors that do not
+fit it. Nothing here unpickles anything.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.models import LiteDenoiseNet, TeacherNet
+
+SHIPPED_WEIGHTS = {"student": "student.safetensors"}
+MODEL_NAMES = ("student", "teacher")
+
+
+def build_model(architecture: str, width: int | None = None) -> nn.Module:
+    """A freshly initialised network; ``width`` None gives the paper's width."""
+    if architecture in ("student", "LiteDenoiseNet"):
+        return LiteDenoiseNet() if width is None else LiteDenoiseNet(width)
+    if architecture in ("teacher", "TeacherNet"):
+        return TeacherNet() if width is None else TeacherNet(width)
+    raise LiteDenoiseError(f"unknown architecture {architecture!r}: use student (LiteDenoiseNet) or teacher (TeacherNet)")
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_weights(path: str | Path, model: nn.Module, metadata: dict[str, str]) -> None:
+    """Write ``model``'s tensors and ``metadata`` (plus architecture, width, params) to ``path``."""
+    state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
+    full_metadata = {
+        "architecture": type(model).__name__,
+        "width": str(model.width),
+        "params": str(parameter_count(model)),
+        **{key: str(value) for key, value in metadata.items()},
+    }
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(state, str(temporary), metadata=full_metadata)
+    temporary.replace(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise LiteDenoiseError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def shipped_weights_path(name: str) -> Path:
+    if name not in SHIPPED_WEIGHTS:
+        raise LiteDenoiseError(
+            f"no shipped weights for {name!r} (shipped: {', '.join(SHIPPED_WEIGHTS)}); "
+            "train them (litedenoise train) and pass the file's path"
+        )
+    path = Path(str(resources.files("litedenoise") / "pretrained" / SHIPPED_WEIGHTS[name]))
+    if not path.is_file():
+        raise LiteDenoiseError(f"shipped weights {path} are missing from the installation")
+    return path
+
+
+def load_model(name_or_path: str | Path = "student", *, architecture: str | None = None) -> nn.Module:
+    """A network in eval mode: ``"student"`` gives the shipped default, a path loads that file.
+
+    The architecture and width come from the file's metadata; ``architecture`` overrides a file
+    without metadata. Tensors that do not fit the architecture are refused, naming the mismatch.
+    """
+    is_name = str(name_or_path) in MODEL_NAMES and not Path(name_or_path).exists()
+    path = shipped_weights_path(str(name_or_path)) if is_name else Path(name_or_path)
+    if not path.is_file():
+        raise LiteDenoiseError(f"weights file {path} not found")
+    metadata = read_metadata(path)
+    with safe_open(str(path), framework="pt") as handle:
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
+    arch = architecture or metadata.get("architecture", "LiteDenoiseNet")
+    try:
+        width = int(metadata["width"]) if "width" in metadata else _guess_width(arch, state)
+        model = build_model(arch, width)
+    except ValueError as error:
+        raise LiteDenoiseError(f"{path}: metadata does not describe a valid model ({error})") from None
+    _check_fits(model, state, path)
+    model.load_state_dict(state)
+    model.metadata = metadata
+    return model.eval()
+
+
+def _guess_width(architecture: str, state: dict[str, torch.Tensor]) -> int | None:
+    key = "in_conv.weight" if architecture in ("student", "LiteDenoiseNet") else "in_block.0.0.weight"
+    return int(state[key].shape[0]) if key in state else None
+
+
+def _check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    if wrong_shape:
+        key = wrong_shape[0]
+        problems.append(f"{len(wrong_shape)} of wrong shape (e.g. {key}: {tuple(state[key].shape)} vs {tuple(expected[key].shape)})")
+    if problems:
+        raise LiteDenoiseError(
+            f"{path}: tensors do not fit {type(model).__name__}(width={model.width}): {'; '.join(problems)}"
+        )

@@ -1,0 +1,384 @@
+"""The ``litedenoise denoise`` command: where outputs go, what survives a round trip, bad input.
+
+Every test runs a width-2 student from a safetensors file written here, on images of at most
+64x64 (one tiling test uses 320x330), so the file runs in seconds on two busy cores.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import png  # pypng, to write and inspect 16-bit colour PNG independently of litedenoise
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from litedenoise.cli import main
+from litedenoise.models.student import LiteDenoiseNet
+from litedenoise.weights import save_weights
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_weights(path, LiteDenoiseNet(width=2), {"data": "test"})
+    return path
+
+
+@pytest.fixture
+def denoise(weights):
+    """Run ``litedenoise denoise ARGS --weights tiny`` in-process; returns the exit code."""
+
+    def run(*args):
+        return main(["denoise", *map(str, args), "--weights", str(weights)])
+
+    return run
+
+
+def random_pixels(height=32, width=40, channels=3, dtype=np.uint8, seed=0):
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+
+
+def save_8bit(path, pixels, **options):
+    Image.fromarray(pixels).save(path, **options)
+    return path
+
+
+def save_16bit_rgb_png(path, pixels):
+    height, width, channels = pixels.shape
+    with open(path, "wb") as file:
+        png.Writer(width, height, greyscale=False, alpha=channels == 4, bitdepth=16).write(
+            file, pixels.reshape(height, width * channels)
+        )
+    return path
+
+
+def load(path):
+    with Image.open(path) as image:
+        return image.mode, np.asarray(image)
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith(("error:", "litedenoise: error:"))]
+
+
+def assert_only_expected_lines(stderr):
+    """Each line is a progress line, a one-line error or the failure count: no stray trace lines."""
+    for line in stderr.splitlines():
+        assert " -> " in line or line.startswith(("error:", "litedenoise: error:")) or line.endswith(
+            "images failed"
+        ), f"unexpected stderr line: {line!r}"
+    assert "Traceback" not in stderr
+
+
+# --- where the output goes -------------------------------------------------------------------
+
+
+def test_a_single_png_is_denoised_beside_it_with_the_same_shape_and_dtype(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels(32, 40))
+
+    assert denoise(source) == 0
+
+    mode, pixels = load(tmp_path / "photo_denoised.png")
+    assert mode == "RGB"
+    assert pixels.shape == (32, 40, 3) and pixels.dtype == np.uint8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "photo_denoised.png"]
+    assert error_lines(capsys.readouterr().err) == []
+
+
+def test_output_option_with_a_file_name_writes_the_single_result_there(tmp_path, denoise):
+    source = save_8bit(tmp_path / "photo.png", random_pixels(32, 40))
+    destination = tmp_path / "clean.png"
+
+    assert denoise(source, "-o", destination) == 0
+
+    assert load(destination)[1].shape == (32, 40, 3)
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
+def test_output_option_with_a_missing_folder_creates_it_and_writes_each_result_there(tmp_path, denoise):
+    first = save_8bit(tmp_path / "first.png", random_pixels(32, 40, seed=1))
+    second = save_8bit(tmp_path / "second.jpg", random_pixels(24, 48, seed=2), quality=90)
+    folder = tmp_path / "results" / "today"
+
+    assert denoise(first, second, "-o", folder) == 0
+
+    assert sorted(p.name for p in folder.iterdir()) == ["first_denoised.png", "second_denoised.jpg"]
+    assert load(folder / "first_denoised.png")[1].shape == (32, 40, 3)
+    with Image.open(folder / "second_denoised.jpg") as image:
+        assert image.format == "JPEG" and image.size == (48, 24)
+
+
+def test_a_folder_input_is_expanded_to_the_images_inside_it(tmp_path, denoise):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_8bit(photos / "a.png", random_pixels(seed=1))
+    save_8bit(photos / "b.JPG", random_pixels(seed=2))
+    (photos / "notes.txt").write_text("not an image, and not picked up")
+
+    assert denoise(photos) == 0
+
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png", "a_denoised.png", "b.JPG", "b_denoised.JPG", "notes.txt"]
+
+
+def test_a_glob_pattern_input_is_expanded_to_the_matching_images(tmp_path, denoise):
+    for name in ("x1.png", "x2.png", "y.png"):
+        save_8bit(tmp_path / name, random_pixels())
+
+    assert denoise(tmp_path / "x*.png") == 0
+
+    assert (tmp_path / "x1_denoised.png").is_file() and (tmp_path / "x2_denoised.png").is_file()
+    assert not (tmp_path / "y_denoised.png").exists()
+
+
+def test_a_file_whose_name_contains_brackets_is_denoised(tmp_path, denoise):
+    source = save_8bit(tmp_path / "shot[1].png", random_pixels())
+
+    assert denoise(source) == 0
+
+    assert (tmp_path / "shot[1]_denoised.png").is_file()
+
+
+# --- what survives the round trip ------------------------------------------------------------
+
+
+def test_a_16_bit_png_gives_a_16_bit_png(tmp_path, denoise):
+    source = save_16bit_rgb_png(tmp_path / "deep.png", random_pixels(24, 32, dtype=np.uint16))
+
+    assert denoise(source) == 0
+
+    width, height, rows, info = png.Reader(filename=str(tmp_path / "deep_denoised.png")).read()
+    pixels = np.array([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, -1)
+    assert (width, height, info["bitdepth"], info["planes"]) == (32, 24, 16, 3)
+    assert np.any(pixels % 257 != 0), "values are 8-bit values scaled up, not 16-bit results"
+
+
+def test_a_greyscale_png_gives_a_greyscale_png(tmp_path, denoise):
+    source = save_8bit(tmp_path / "grey.png", random_pixels(24, 32, channels=1))
+
+    assert denoise(source) == 0
+
+    mode, pixels = load(tmp_path / "grey_denoised.png")
+    assert mode == "L" and pixels.shape == (24, 32)
+
+
+def test_an_rgba_png_keeps_its_alpha_channel_byte_identical(tmp_path, denoise):
+    original = random_pixels(24, 32, channels=4, seed=3)
+    source = save_8bit(tmp_path / "cutout.png", original)
+
+    assert denoise(source) == 0
+
+    mode, pixels = load(tmp_path / "cutout_denoised.png")
+    assert mode == "RGBA"
+    np.testing.assert_array_equal(pixels[..., 3], original[..., 3])
+
+
+# --- never destroying a file -----------------------------------------------------------------
+
+
+def test_an_existing_output_is_kept_byte_identical_without_the_overwrite_flag(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    existing = tmp_path / "photo_denoised.png"
+    existing.write_bytes(b"someone's earlier result")
+
+    assert denoise(source) == 1
+
+    assert existing.read_bytes() == b"someone's earlier result"
+    [line] = error_lines(capsys.readouterr().err)
+    assert "--overwrite" in line and str(existing) in line
+
+
+def test_an_existing_output_is_replaced_with_the_overwrite_flag(tmp_path, denoise):
+    source = save_8bit(tmp_path / "photo.png", random_pixels(32, 40))
+    existing = tmp_path / "photo_denoised.png"
+    existing.write_bytes(b"someone's earlier result")
+
+    assert denoise(source, "--overwrite") == 0
+
+    assert load(existing)[1].shape == (32, 40, 3)
+
+
+def test_the_input_itself_is_never_overwritten_even_with_the_overwrite_flag(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    before = source.read_bytes()
+
+    assert denoise(source, "-o", source, "--overwrite") == 1
+
+    assert source.read_bytes() == before
+    [line] = error_lines(capsys.readouterr().err)
+    assert str(source) in line
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def missing_file(folder):
+    return folder / "missing.png", []
+
+
+def text_file_named_png(folder):
+    path = folder / "notes.png"
+    path.write_text("this is text, not a PNG\n")
+    return path, []
+
+
+def truncated_jpeg(folder):
+    path = save_8bit(folder / "cut.jpg", random_pixels(64, 64, seed=4), quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path, []
+
+
+def zero_byte_file(folder):
+    path = folder / "empty.png"
+    path.touch()
+    return path, []
+
+
+def image_smaller_than_min_side(folder):
+    return save_8bit(folder / "sliver.png", random_pixels(8, 40)), ["--min-side", "16"]
+
+
+def image_over_max_pixels(folder):
+    return save_8bit(folder / "huge.png", random_pixels(64, 64)), ["--max-pixels", "2000"]
+
+
+@pytest.mark.parametrize(
+    "make_bad_input",
+    [missing_file, text_file_named_png, truncated_jpeg, zero_byte_file, image_smaller_than_min_side, image_over_max_pixels],
+)
+def test_a_bad_input_gives_a_one_line_error_naming_it_and_the_good_files_are_still_processed(
+    tmp_path, denoise, capsys, make_bad_input
+):
+    before = save_8bit(tmp_path / "before.png", random_pixels(32, 40, seed=5))
+    bad, options = make_bad_input(tmp_path)
+    after = save_8bit(tmp_path / "after.png", random_pixels(32, 40, seed=6))
+
+    assert denoise(before, bad, after, *options) == 1
+
+    stderr = capsys.readouterr().err
+    assert_only_expected_lines(stderr)
+    [line] = error_lines(stderr)
+    assert str(bad) in line
+    assert (tmp_path / "before_denoised.png").is_file() and (tmp_path / "after_denoised.png").is_file()
+    assert not bad.with_name(f"{bad.stem}_denoised{bad.suffix}").exists()
+
+
+def test_an_output_file_under_a_regular_file_gives_a_one_line_error(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+
+    assert denoise(source, "-o", blocker / "clean.png") == 1
+
+    stderr = capsys.readouterr().err
+    assert_only_expected_lines(stderr)
+    [line] = error_lines(stderr)
+    assert str(blocker / "clean.png") in line
+
+
+def test_an_output_folder_under_a_regular_file_gives_a_one_line_error(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+
+    assert denoise(source, "-o", blocker / "results") == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("litedenoise: error:") and str(blocker) in line
+
+
+# --- tiling, device, weights -----------------------------------------------------------------
+
+
+def test_a_tile_smaller_than_the_image_gives_the_same_output_as_no_tiling(tmp_path, denoise):
+    # 320x330 pads to 320x336, so tile 320 (the smallest valid: 2*144+16 = 304, rounded to 16)
+    # splits the width into several overlapping tiles; the default budget gives one tile.
+    source = save_8bit(tmp_path / "wide.png", random_pixels(320, 330, seed=7))
+
+    assert denoise(source, "-o", tmp_path / "whole.png") == 0
+    assert denoise(source, "-o", tmp_path / "tiled.png", "--tile", "320") == 0
+
+    whole = load(tmp_path / "whole.png")[1].astype(np.int16)
+    tiled = load(tmp_path / "tiled.png")[1].astype(np.int16)
+    assert whole.shape == tiled.shape == (320, 330, 3)
+    assert np.abs(whole - tiled).max() <= 1
+
+
+def test_a_tile_too_small_for_the_receptive_field_gives_a_one_line_error(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels(32, 64))
+
+    assert denoise(source, "--tile", "32") == 1
+
+    [line] = error_lines(capsys.readouterr().err)
+    assert "--tile" in line or "tile" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda_gives_a_one_line_error(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+
+    assert denoise(source, "--device", "cuda") == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("litedenoise: error:") and "cuda" in line.lower()
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
+def weights_with_a_false_width(folder):
+    path = folder / "false_width.safetensors"
+    save_weights(path, LiteDenoiseNet(width=2), {"width": "4"})
+    return path
+
+
+def weights_of_unrelated_tensors(folder):
+    path = folder / "unrelated.safetensors"
+    save_file({"encoder.weight": torch.randn(8, 3), "decoder.bias": torch.randn(8)}, str(path))
+    return path
+
+
+@pytest.mark.parametrize("make_weights", [weights_with_a_false_width, weights_of_unrelated_tensors])
+def test_weights_whose_tensors_do_not_fit_give_a_one_line_error(tmp_path, capsys, make_weights):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    bad_weights = make_weights(tmp_path)
+
+    assert main(["denoise", str(source), "--weights", str(bad_weights)]) == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("litedenoise: error:") and str(bad_weights) in line
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
+def test_weights_with_an_odd_width_in_their_metadata_give_a_one_line_error(tmp_path, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    bad_weights = tmp_path / "odd.safetensors"
+    save_weights(bad_weights, LiteDenoiseNet(width=2), {"width": "3"})
+
+    assert main(["denoise", str(source), "--weights", str(bad_weights)]) == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("litedenoise: error:") and str(bad_weights) in line
+
+
+# --- the real console script -----------------------------------------------------------------
+
+
+def test_the_console_script_reports_a_bad_input_in_one_line_without_a_traceback(tmp_path, weights):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is text, not a PNG\n")
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "litedenoise.cli", "denoise", str(bad), "--weights", str(weights)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    [line] = error_lines(completed.stderr)
+    assert str(bad) in line
+    assert_only_expected_lines(completed.stderr)

@@ -1,0 +1,346 @@
+"""Image files in and out: formats, bit depths, orientation, metadata, bad files, safe writes."""
+
+import io
+import warnings
+
+import numpy as np
+import png
+import pytest
+import tifffile
+from PIL import ExifTags, Image, ImageCms, ImageOps, features
+
+from litedenoise import imageio
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.imageio import LoadedImage, read_image, read_rgb_uint8, write_image
+
+ORIENTATION = ExifTags.Base.Orientation
+MAKE = ExifTags.Base.Make
+
+
+def gradient(height=12, width=16, channels=3, dtype=np.uint8):
+    """Smooth, distinct pixels so lossy codecs stay close and every rotation is detectable."""
+    top = np.iinfo(dtype).max
+    y, x = np.mgrid[0:height, 0:width]
+    planes = [x / (width - 1), y / (height - 1), (x + y) / (width + height - 2), 1 - x / (width - 1)]
+    stacked = np.stack(planes[: max(channels, 1)], axis=-1) * top
+    pixels = np.round(stacked).astype(dtype)
+    return pixels[:, :, 0] if channels == 1 else pixels
+
+
+def noise(height=6, width=7, channels=3, dtype=np.uint16, seed=0):
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+
+
+def srgb_profile():
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif_with(orientation, make="TestCam"):
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    exif[MAKE] = make
+    return exif.tobytes()
+
+
+def raises_for_file(path, call, *args, **kwargs):
+    with pytest.raises(LiteDenoiseError) as caught:
+        call(*args, **kwargs)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+# --- round trips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, channels",
+    [("rgb.png", 3), ("rgba.png", 4), ("grey.png", 1), ("rgb.tif", 3), ("rgba.tif", 4),
+     ("grey.tif", 1), ("rgb.bmp", 3), ("grey.bmp", 1), ("rgb.webp", 3), ("rgba.webp", 4)],
+)
+def test_lossless_8bit_formats_round_trip_exactly(tmp_path, name, channels):
+    pixels = noise(channels=channels, dtype=np.uint8)
+    write_image(tmp_path / name, pixels)
+    loaded = read_image(tmp_path / name)
+    assert loaded.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+
+
+def test_jpeg_round_trip_is_close_and_reports_its_format(tmp_path):
+    pixels = gradient()
+    write_image(tmp_path / "a.jpg", pixels)
+    loaded = read_image(tmp_path / "a.jpg")
+    assert loaded.source_format == "JPEG" and loaded.pixels.shape == pixels.shape
+    assert np.abs(loaded.pixels.astype(int) - pixels).mean() < 3
+
+
+@pytest.mark.parametrize("name", ["rgb.png", "rgba.png", "grey.png", "rgb.tif", "rgba.tif", "grey.tif"])
+def test_16bit_png_and_tiff_round_trip_exactly_and_stay_uint16(tmp_path, name):
+    channels = {"rgb": 3, "rgba": 4, "grey": 1}[name.split(".")[0]]
+    pixels = noise(channels=channels)
+    write_image(tmp_path / name, pixels)
+    loaded = read_image(tmp_path / name)
+    assert loaded.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+
+
+def test_16bit_grey_png_written_by_pillow_is_read_without_mangling(tmp_path):
+    pixels = noise(channels=1)
+    pixels[0, :3] = [0, 255, 65535]
+    Image.fromarray(pixels).save(tmp_path / "g.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png").pixels, pixels)
+
+
+def test_16bit_grey_alpha_png_and_planar_tiff_keep_all_16_bits(tmp_path):
+    grey_alpha = noise(channels=2)
+    with open(tmp_path / "la.png", "wb") as file:
+        png.Writer(7, 6, greyscale=True, alpha=True, bitdepth=16).write(file, grey_alpha.reshape(6, 14))
+    loaded = read_image(tmp_path / "la.png").pixels
+    assert loaded.dtype == np.uint16 and loaded.shape == (6, 7, 4)
+    np.testing.assert_array_equal(loaded[:, :, [0, 3]], grey_alpha)
+
+    rgb = noise()
+    planes = rgb.transpose(2, 0, 1)
+    tifffile.imwrite(tmp_path / "planar.tif", planes, photometric="rgb", planarconfig="separate")
+    np.testing.assert_array_equal(read_image(tmp_path / "planar.tif").pixels, rgb)
+
+
+def test_16bit_pixels_are_rounded_to_8bit_for_8bit_formats(tmp_path):
+    pixels = np.array([[0, 128, 129, 385, 386, 65535]], dtype=np.uint16)
+    write_image(tmp_path / "a.bmp", pixels)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.bmp").pixels, [[0, 0, 1, 1, 2, 255]])
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_heic_and_avif_round_trip_approximately(tmp_path, suffix):
+    if suffix == ".avif" and not features.check("avif"):
+        pytest.skip("Pillow built without AVIF")
+    pixels = gradient(32, 32)
+    write_image(tmp_path / f"a{suffix}", pixels)
+    loaded = read_image(tmp_path / f"a{suffix}")
+    assert loaded.source_format == {".heic": "HEIF", ".avif": "AVIF"}[suffix]
+    assert loaded.pixels.shape == pixels.shape and loaded.pixels.dtype == np.uint8
+    assert np.abs(loaded.pixels.astype(int) - pixels).mean() < 6
+
+
+def test_palette_cmyk_and_grey_alpha_images_become_rgb_or_rgba(tmp_path):
+    rgb = gradient()
+    Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rgb).convert("LA").save(tmp_path / "la.png")
+    assert read_image(tmp_path / "p.png").pixels.shape == (12, 16, 3)
+    assert read_image(tmp_path / "cmyk.jpg").pixels.shape == (12, 16, 3)
+    grey_alpha = read_image(tmp_path / "la.png").pixels
+    assert grey_alpha.shape == (12, 16, 4)
+    np.testing.assert_array_equal(grey_alpha[:, :, 0], grey_alpha[:, :, 2])
+
+
+def test_read_rgb_uint8_gives_three_8bit_channels_for_grey_rgba_and_16bit(tmp_path):
+    write_image(tmp_path / "grey.png", gradient(channels=1))
+    write_image(tmp_path / "rgba.png", gradient(channels=4))
+    write_image(tmp_path / "deep.png", np.full((4, 5, 3), 65535, np.uint16))
+    for name in ("grey.png", "rgba.png", "deep.png"):
+        pixels = read_rgb_uint8(tmp_path / name)
+        assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+    np.testing.assert_array_equal(read_rgb_uint8(tmp_path / "rgba.png"), gradient(channels=4)[:, :, :3])
+    assert (read_rgb_uint8(tmp_path / "deep.png") == 255).all()
+
+
+# --- orientation and metadata --------------------------------------------------------------
+
+
+def test_exif_orientation_6_is_applied_and_the_copy_says_orientation_1(tmp_path):
+    pixels = noise(height=4, width=6, dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "rotated.png", exif=exif_with(6))
+
+    loaded = read_image(tmp_path / "rotated.png")
+    assert loaded.pixels.shape == (6, 4, 3)
+    np.testing.assert_array_equal(loaded.pixels, np.rot90(pixels, -1))  # 6 = turn clockwise
+
+    write_image(tmp_path / "out.jpg", loaded.pixels, like=loaded)
+    with Image.open(tmp_path / "out.jpg") as written:
+        assert written.getexif()[ORIENTATION] == 1
+        assert written.getexif()[MAKE] == "TestCam"
+    assert read_image(tmp_path / "out.jpg").pixels.shape == (6, 4, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow_exif_transpose(tmp_path, orientation):
+    pixels = noise(height=3, width=5, channels=4, dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png", exif=exif_with(orientation))
+    with Image.open(tmp_path / "a.png") as image:
+        expected = np.asarray(ImageOps.exif_transpose(image))
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png").pixels, expected)
+
+
+def test_orientation_is_applied_to_16bit_colour_png(tmp_path):
+    pixels = noise(height=3, width=5)
+    write_image(tmp_path / "a.png", pixels, like=LoadedImage(pixels, exif_with(8), None, "PNG"))
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png").pixels, np.rot90(pixels, 1))
+
+
+@pytest.mark.parametrize(
+    "name, dtype",
+    [("out.png", np.uint8), ("out.jpg", np.uint8), ("out.webp", np.uint8), ("out.tif", np.uint8),
+     ("out.png", np.uint16), ("out.tif", np.uint16)],
+)
+def test_icc_profile_is_carried_to_the_written_file(tmp_path, name, dtype):
+    profile = srgb_profile()
+    Image.fromarray(gradient()).save(tmp_path / "source.png", icc_profile=profile)
+    source = read_image(tmp_path / "source.png")
+    assert source.icc_profile == profile
+
+    write_image(tmp_path / name, gradient(dtype=dtype), like=source)
+    assert read_image(tmp_path / name).icc_profile == profile
+
+
+def test_exif_is_carried_into_a_16bit_png(tmp_path):
+    source = LoadedImage(noise(), exif_with(1, make="DeepCam"), None, "PNG")
+    write_image(tmp_path / "out.png", source.pixels, like=source)
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.getexif()[MAKE] == "DeepCam"
+
+
+def test_an_rgb_icc_profile_is_not_attached_to_a_grey_image(tmp_path):
+    source = LoadedImage(gradient(), None, srgb_profile(), "PNG")
+    write_image(tmp_path / "grey.png", gradient(channels=1), like=source)
+    assert read_image(tmp_path / "grey.png").icc_profile is None
+
+
+def test_tiff_layout_tags_are_not_passed_off_as_exif(tmp_path):
+    Image.fromarray(gradient()).save(tmp_path / "a.tif", exif=exif_with(1))
+    exif = Image.Exif()
+    exif.load(read_image(tmp_path / "a.tif").exif)
+    assert exif[MAKE] == "TestCam"
+    assert ExifTags.Base.StripOffsets not in exif and ExifTags.Base.BitsPerSample not in exif
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def test_a_missing_file_is_reported(tmp_path):
+    path = tmp_path / "missing.png"
+    assert "no such file" in raises_for_file(path, read_image, path)
+
+
+def test_a_folder_is_reported(tmp_path):
+    path = tmp_path / "folder.png"
+    path.mkdir()
+    assert "folder" in raises_for_file(path, read_image, path)
+
+
+def test_an_empty_file_is_reported(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    assert "empty" in raises_for_file(path, read_image, path)
+
+
+def test_a_text_file_is_reported_as_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("hello, not a picture\n")
+    assert "not an image" in raises_for_file(path, read_image, path)
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_truncated_jpeg_is_reported_even_if_pillow_was_told_to_accept_them(
+    tmp_path, monkeypatch, progressive
+):
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(64, 64)).save(buffer, "JPEG", progressive=progressive)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    monkeypatch.setattr("PIL.ImageFile.LOAD_TRUNCATED_IMAGES", True)
+    assert "truncated" in raises_for_file(path, read_image, path)
+
+
+def test_a_truncated_16bit_png_is_reported(tmp_path):
+    path = tmp_path / "cut.png"
+    write_image(path, noise(40, 40))
+    path.write_bytes(path.read_bytes()[:-200])
+    assert "truncated" in raises_for_file(path, read_image, path)
+
+
+def test_an_image_smaller_than_min_side_is_reported(tmp_path):
+    path = tmp_path / "small.png"
+    write_image(path, gradient(4, 16))
+    read_image(path, min_side=4)
+    assert "at least 5" in raises_for_file(path, read_image, path, min_side=5)
+
+
+def test_an_image_with_more_than_max_pixels_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    write_image(path, gradient(4, 4))
+    monkeypatch.setattr(imageio, "_pixels_from_pillow", lambda *args: pytest.fail("decoded"))
+    assert "max_pixels" in raises_for_file(path, read_image, path, max_pixels=15)
+
+
+def test_pillow_decompression_bomb_error_becomes_our_error(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    write_image(path, gradient(4, 4))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5)  # Pillow refuses above twice this
+    raises_for_file(path, read_image, path, max_pixels=1000)
+
+
+def test_pillow_decompression_bomb_warning_gives_way_to_max_pixels(tmp_path, monkeypatch):
+    path = tmp_path / "large.png"
+    write_image(path, gradient(4, 4))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # 16 pixels: Pillow would only warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(path, max_pixels=1000).pixels.shape == (4, 4, 3)
+
+
+def test_a_heic_file_without_the_plugin_says_which_package_is_missing(tmp_path, monkeypatch):
+    path = tmp_path / "photo.heic"
+    path.write_bytes(b"not really heic")
+    monkeypatch.setattr(imageio, "_heif_plugin_available", lambda: False)
+    assert "pillow-heif" in raises_for_file(path, read_image, path)
+
+
+# --- writing safely ------------------------------------------------------------------------
+
+
+def test_write_refuses_an_unknown_suffix(tmp_path):
+    path = tmp_path / "out.gif"
+    assert "suffix" in raises_for_file(path, write_image, path, gradient())
+
+
+def test_write_refuses_a_missing_output_folder(tmp_path):
+    path = tmp_path / "nowhere" / "out.png"
+    assert "does not exist" in raises_for_file(path, write_image, path, gradient())
+
+
+def test_write_refuses_a_folder_that_is_not_writable(tmp_path, monkeypatch):
+    path = tmp_path / "out.png"
+    monkeypatch.setattr(imageio.os, "access", lambda *args: False)  # chmod does not stop root
+    assert "not writable" in raises_for_file(path, write_image, path, gradient())
+
+
+def test_write_refuses_float_pixels(tmp_path):
+    path = tmp_path / "out.png"
+    assert "uint8 or uint16" in raises_for_file(path, write_image, path, gradient().astype(np.float32))
+
+
+def test_write_refuses_to_overwrite_and_leaves_the_original_bytes(tmp_path):
+    path = tmp_path / "out.png"
+    path.write_bytes(b"original")
+    assert "--overwrite" in raises_for_file(path, write_image, path, gradient())
+    assert path.read_bytes() == b"original"
+
+    write_image(path, gradient(), overwrite=True)
+    np.testing.assert_array_equal(read_image(path).pixels, gradient())
+
+
+def test_a_failing_write_leaves_no_temporary_file_and_keeps_the_original(tmp_path, monkeypatch):
+    path = tmp_path / "out.jpg"
+    path.write_bytes(b"original")
+
+    def save_half_then_fail(image, file, *args, **kwargs):
+        file.write(b"half an image")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", save_half_then_fail)
+    assert "No space left" in raises_for_file(path, write_image, path, gradient(), overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
+    assert path.read_bytes() == b"original"

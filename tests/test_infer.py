@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.infer import denoise, denoise_tensor, pad_to_multiple, plan_tiles
+from litedenoise.models import LiteDenoiseNet
+
+
+@pytest.fixture(scope="module")
+def tiny_student():
+    torch.manual_seed(1)
+    return LiteDenoiseNet(width=4).eval()
+
+
+def test_tiles_partition_the_image_on_the_size_multiple_grid():
+    tiles = plan_tiles(640, 800, tile=320, overlap=140, multiple=16)
+    covered = np.zeros((640, 800), dtype=int)
+    for t in tiles:
+        assert t.top % 16 == 0 and t.left % 16 == 0 and t.height % 16 == 0 and t.width % 16 == 0
+        assert t.top + t.height <= 640 and t.left + t.width <= 800
+        for keep_start, keep_end, start, size, full in (
+            (t.keep_top, t.keep_bottom, t.top, t.height, 640),
+            (t.keep_left, t.keep_right, t.left, t.width, 800),
+        ):
+            # every kept pixel is at least the (rounded) overlap away from a cut edge
+            assert start == 0 or keep_start - start >= 144
+            assert start + size == full or start + size - keep_end >= 144
+        covered[t.keep_top : t.keep_bottom, t.keep_left : t.keep_right] += 1
+    assert (covered == 1).all()
+
+
+def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_student):
+    image = torch.rand(1, 3, 421, 437)  # sides not multiples of 16
+    whole = denoise_tensor(image, tiny_student, tile=10_000)
+    tiled_by_budget = denoise_tensor(image, tiny_student, memory_budget_mb=1)
+    rows = len(plan_tiles(432, 448, 304, 140, 16))
+    assert rows >= 9  # at least 3x3 tiles
+    assert tiled_by_budget.shape == image.shape
+    assert (tiled_by_budget - whole).abs().max() <= 1e-5
+
+
+def test_padding_reflects_and_falls_back_to_replicate_for_tiny_images():
+    image = torch.arange(20.0).reshape(1, 1, 4, 5)
+    padded = pad_to_multiple(image, 8)
+    assert padded.shape == (1, 1, 8, 8)
+    assert torch.equal(padded[..., :4, :5], image)
+    reflected = pad_to_multiple(torch.rand(1, 3, 20, 20), 16)
+    assert torch.equal(reflected[..., 20, :20], reflected[..., 18, :20])
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.random.default_rng(0).integers(0, 256, (37, 29, 3), dtype=np.uint8),
+        np.random.default_rng(0).integers(0, 65536, (37, 29, 3), dtype=np.uint16),
+        np.random.default_rng(0).random((37, 29, 3), dtype=np.float32),
+        np.random.default_rng(0).integers(0, 256, (37, 29), dtype=np.uint8),
+    ],
+    ids=["uint8", "uint16", "float32", "grey"],
+)
+def test_denoise_returns_the_input_shape_and_dtype(image, tiny_student):
+    output = denoise(image, tiny_student)
+    assert output.shape == image.shape and output.dtype == image.dtype
+
+
+def test_denoise_passes_alpha_through_untouched(tiny_student):
+    image = np.random.default_rng(0).integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    output = denoise(image, tiny_student)
+    assert np.array_equal(output[..., 3], image[..., 3])
+
+
+def test_uint8_result_matches_the_tensor_path_rounded(tiny_student):
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    expected = denoise_tensor(torch.from_numpy(image.transpose(2, 0, 1)).float()[None] / 255, tiny_student)
+    expected = np.round(expected[0].numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+    assert np.array_equal(denoise(image, tiny_student), expected)
+
+
+@pytest.mark.parametrize("bad", [np.full((8, 8, 3), 1.5, np.float32), np.full((8, 8, 3), np.nan, np.float32)])
+def test_float_images_outside_the_unit_range_are_refused(bad, tiny_student):
+    with pytest.raises(LiteDenoiseError, match=r"\[0, 1\]"):
+        denoise(bad, tiny_student)
+
+
+def test_unsupported_shapes_and_dtypes_are_refused(tiny_student):
+    with pytest.raises(LiteDenoiseError):
+        denoise(np.zeros((8, 8, 2), np.uint8), tiny_student)
+    with pytest.raises(LiteDenoiseError):
+        denoise(np.zeros((8, 8, 3), np.int32), tiny_student)

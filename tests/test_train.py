@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.train import loop
+from litedenoise.train.config import TrainConfig, load_recipe, make_config
+from litedenoise.weights import load_model, read_metadata
+
+
+@pytest.fixture()
+def data_root(tmp_path):
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        clean = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
+        for kind, image in (("noisy", noisy), ("clean", clean)):
+            (tmp_path / "pairs" / kind).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(tmp_path / "pairs" / kind / f"{index}.png")
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "photos" / "p.png")
+    return tmp_path
+
+
+def tiny_config(**changes) -> TrainConfig:
+    values = dict(
+        width=2, real_pair_sets=["pairs"], clean_photo_dirs=["photos"], val_set="pairs", crop_size=32,
+        batch_size=2, steps=6, warmup_steps=2, val_every=3, checkpoint_every=3, num_workers=1,
+    )
+    return make_config({**values, **changes})
+
+
+def test_a_tiny_run_writes_best_weights_with_provenance_and_a_log(tmp_path, data_root):
+    best = loop.train(tiny_config(), tmp_path / "run", data_root)
+    metadata = read_metadata(best)
+    assert metadata["architecture"] == "LiteDenoiseNet" and metadata["width"] == "2"
+    assert float(metadata["val_psnr"]) > 0 and "crop_size: 32" in metadata["recipe"]
+    assert load_model(best).width == 2
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss") and rows[-1].startswith("6,")
+
+
+def test_resume_continues_from_the_checkpointed_step(tmp_path, data_root):
+    run = tmp_path / "run"
+    loop.train(tiny_config(), run, data_root)
+    loop.train(tiny_config(steps=9), run, data_root, resume=True)
+    state = torch.load(run / loop.CHECKPOINT_NAME, weights_only=True)
+    assert state["step"] == 9
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, data_root):
+    with pytest.raises(LiteDenoiseError, match="nothing to resume"):
+        loop.train(tiny_config(), tmp_path / "empty", data_root, resume=True)
+
+
+def test_a_non_finite_loss_stops_the_run_with_a_clear_message(tmp_path, data_root, monkeypatch):
+    monkeypatch.setattr(loop, "pixel_loss", lambda name, a, b: torch.tensor(float("nan")))
+    with pytest.raises(LiteDenoiseError, match="loss became nan at step 0"):
+        loop.train(tiny_config(), tmp_path / "run", data_root)
+
+
+def test_warm_up_then_cosine_decay_reaches_the_floor():
+    config = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, lr_min=1e-5)
+    factors = [loop.learning_rate_factor(step, config) for step in range(101)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert factors[100] == pytest.approx(1e-2)
+
+
+def test_recipes_refuse_unknown_keys_and_wrong_types(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("crop_sise: 128\n")
+    with pytest.raises(LiteDenoiseError, match="unknown config key.*crop_sise"):
+        load_recipe(recipe)
+    recipe.write_text("crop_size: big\n")
+    with pytest.raises(LiteDenoiseError, match="crop_size"):
+        load_recipe(recipe)
+    assert load_recipe(recipe, ["crop_size=64"]).crop_size == 64
+    with pytest.raises(LiteDenoiseError, match="key=value"):
+        load_recipe(None, ["crop_size"])
+
+
+def test_the_shipped_cpu_recipe_loads():
+    config = load_recipe("recipes/foundation-cpu.yaml")
+    assert config.model == "student" and config.crop_size == 128
+
+
+def test_a_crop_larger_than_every_training_image_is_refused_before_training(tmp_path, data_root):
+    with pytest.raises(LiteDenoiseError, match="crop_size 128"):
+        loop.train(tiny_config(crop_size=128), tmp_path / "run", data_root)

@@ -1,0 +1,42 @@
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.models import LiteDenoiseNet
+from litedenoise.weights import load_model, read_metadata, save_weights
+
+
+def test_saved_weights_reload_with_their_metadata_and_identical_outputs(tmp_path):
+    model = LiteDenoiseNet(width=4).eval()
+    path = tmp_path / "tiny.safetensors"
+    save_weights(path, model, {"data": "unit test", "val_psnr": "12.34"})
+    metadata = read_metadata(path)
+    assert metadata["architecture"] == "LiteDenoiseNet"
+    assert metadata["width"] == "4" and metadata["data"] == "unit test"
+    assert int(metadata["params"]) == sum(p.numel() for p in model.parameters())
+    reloaded = load_model(path)
+    image = torch.rand(1, 3, 32, 32)
+    assert torch.equal(reloaded(image), model(image))
+
+
+def test_tensors_that_do_not_fit_the_architecture_are_refused_with_the_mismatch(tmp_path):
+    path = tmp_path / "wrong.safetensors"
+    state = LiteDenoiseNet(width=4).state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"architecture": "LiteDenoiseNet", "width": "8"})
+    with pytest.raises(LiteDenoiseError, match="wrong shape"):
+        load_model(path)
+
+
+def test_a_file_that_is_not_safetensors_is_refused(tmp_path):
+    path = tmp_path / "fake.safetensors"
+    path.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(LiteDenoiseError, match="not a readable safetensors"):
+        load_model(path)
+
+
+def test_unknown_names_and_missing_files_are_clear_errors(tmp_path):
+    with pytest.raises(LiteDenoiseError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    with pytest.raises(LiteDenoiseError, match="no shipped weights"):
+        load_model("teacher")
