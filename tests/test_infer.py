@@ -13,15 +13,16 @@ def tiny_student():
     return LiteDenoiseNet(width=4).eval()
 
 
-def test_tiles_partition_the_image_on_the_size_multiple_grid():
-    tiles = plan_tiles(640, 800, tile=320, overlap=140, multiple=16)
-    covered = np.zeros((640, 800), dtype=int)
+@pytest.mark.parametrize("height, width, tile", [(640, 800, 320), (2432, 3200, 2304), (48, 64, 320), (1088, 1920, 512)])
+def test_tiles_partition_the_image_on_the_size_multiple_grid(height, width, tile):
+    tiles = plan_tiles(height, width, tile=tile, overlap=140, multiple=16)
+    covered = np.zeros((height, width), dtype=int)
     for t in tiles:
         assert t.top % 16 == 0 and t.left % 16 == 0 and t.height % 16 == 0 and t.width % 16 == 0
-        assert t.top + t.height <= 640 and t.left + t.width <= 800
+        assert t.top + t.height <= height and t.left + t.width <= width
         for keep_start, keep_end, start, size, full in (
-            (t.keep_top, t.keep_bottom, t.top, t.height, 640),
-            (t.keep_left, t.keep_right, t.left, t.width, 800),
+            (t.keep_top, t.keep_bottom, t.top, t.height, height),
+            (t.keep_left, t.keep_right, t.left, t.width, width),
         ):
             # every kept pixel is at least the (rounded) overlap away from a cut edge
             assert start == 0 or keep_start - start >= 144
@@ -33,9 +34,8 @@ def test_tiles_partition_the_image_on_the_size_multiple_grid():
 def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_student):
     image = torch.rand(1, 3, 421, 437)  # sides not multiples of 16
     whole = denoise_tensor(image, tiny_student, tile=10_000)
-    tiled_by_budget = denoise_tensor(image, tiny_student, memory_budget_mb=1)
-    rows = len(plan_tiles(432, 448, 304, 140, 16))
-    assert rows >= 9  # at least 3x3 tiles
+    tiled_by_budget = denoise_tensor(image, tiny_student, memory_budget_mb=48)  # 352-px tiles
+    assert len(plan_tiles(432, 448, 352, 140, 16)) >= 9  # at least 3x3 tiles
     assert tiled_by_budget.shape == image.shape
     assert (tiled_by_budget - whole).abs().max() <= 1e-5
 

@@ -12,7 +12,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
@@ -21,8 +20,8 @@ from tqdm import tqdm
 from litedenoise.data.crops import CropSources, TrainingCrops
 from litedenoise.data.paired import resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
 from litedenoise.evaluate import evaluate
+from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
 from litedenoise.train.config import TrainConfig, config_to_yaml
 from litedenoise.train.losses import pixel_loss
 from litedenoise.weights import build_model, parameter_count, save_weights
