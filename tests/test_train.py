@@ -36,6 +36,7 @@ def test_a_tiny_run_writes_best_weights_with_provenance_and_a_log(tmp_path, data
     metadata = read_metadata(best)
     assert metadata["architecture"] == "LiteDenoiseNet" and metadata["width"] == "2"
     assert float(metadata["val_psnr"]) > 0 and "crop_size: 32" in metadata["recipe"]
+    assert "real pairs pairs" in metadata["data"] and "photos" in metadata["data"]
     assert load_model(best).width == 2
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss") and rows[-1].startswith("6,")

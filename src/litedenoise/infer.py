@@ -23,8 +23,8 @@ from litedenoise.errors import LiteDenoiseError
 
 DEFAULT_MEMORY_BUDGET_MB = 2048
 # Peak working memory of a no-grad fp32 forward, in bytes per input pixel, measured with
-# benchmarks/fullres_memory.py (student) and a 1024x1024 probe (teacher). Used to size tiles.
-WORKING_BYTES_PER_PIXEL = {"LiteDenoiseNet": 400, "TeacherNet": 3000}
+# benchmarks/fullres_memory.py (student, untiled 2432x3200) and a 512x512 forward (teacher).
+WORKING_BYTES_PER_PIXEL = {"LiteDenoiseNet": 700, "TeacherNet": 3600}
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,14 @@ def load_sources(config: TrainConfig, data_root: Path) -> CropSources:
     return sources
 
 
+def training_data_description(config: TrainConfig) -> str:
+    return (
+        f"real pairs {', '.join(config.real_pair_sets) or 'none'}; "
+        f"Poisson-Gaussian synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}; "
+        f"real_fraction {config.real_fraction}"
+    )
+
+
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay from lr to lr_min over the remaining steps."""
     if step < config.warmup_steps:
@@ -152,7 +160,13 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
                 save_weights(
                     run_dir / BEST_WEIGHTS_NAME,
                     ema.module,
-                    {"recipe": config_to_yaml(config), "step": str(step), "val_set": config.val_set, "val_psnr": f"{val_psnr:.3f}"},
+                    {
+                        "data": training_data_description(config),
+                        "recipe": config_to_yaml(config),
+                        "step": str(step),
+                        "val_set": config.val_set,
+                        "val_psnr": f"{val_psnr:.3f}",
+                    },
                 )
         if step % 50 == 0 or val_psnr is not None:
             mean_loss = running_loss / max(1, running_count)
