@@ -90,3 +90,18 @@ def test_the_shipped_cpu_recipe_loads():
 def test_a_crop_larger_than_every_training_image_is_refused_before_training(tmp_path, data_root):
     with pytest.raises(LiteDenoiseError, match="crop_size 128"):
         loop.train(tiny_config(crop_size=128), tmp_path / "run", data_root)
+
+
+def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path, data_root):
+    from litedenoise.cli import main
+
+    overrides = [
+        "width=2", "real_pair_sets=[pairs]", "clean_photo_dirs=[photos]", "val_set=pairs", "crop_size=32",
+        "batch_size=2", "steps=4", "warmup_steps=1", "val_every=2", "checkpoint_every=2", "num_workers=0",
+    ]
+    run = tmp_path / "run"
+    assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *overrides]) == 0
+    assert (run / "best.safetensors").is_file()
+    assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *overrides]) == 1
+    assert main(["train", "student", "--resume", str(run), "--data", str(data_root), "steps=6"]) == 0
+    assert torch.load(run / loop.CHECKPOINT_NAME, weights_only=True)["step"] == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,29 +58,29 @@ class TrainConfig:
                 raise LiteDenoiseError(f"{name} must be positive, got {getattr(self, name)}")
 
 
-def _check_type(name: str, value: object, annotation: str) -> object:
-    hint = typing.get_type_hints(TrainConfig)[name]
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    allowed = args if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
-    for option in allowed:
+def _checked_value(name: str, value: object, hint: object) -> object:
+    """``value`` if it fits the field's type hint (ints accepted for floats), else an error."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
         if option is type(None) and value is None:
             return value
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if option is float and type(value) in (int, float):
             return float(value)
         if typing.get_origin(option) is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
-        if isinstance(option, type) and option is not type(None) and type(value) is option:
+        if option in (int, str, bool) and type(value) is option:
             return value
-    raise LiteDenoiseError(f"config key {name!r} must be {annotation}, got {value!r}")
+    expected = getattr(hint, "__name__", None) if not isinstance(hint, types.UnionType) else None
+    raise LiteDenoiseError(f"config key {name!r} must be {expected or hint}, got {value!r}")
 
 
 def make_config(values: dict) -> TrainConfig:
     """A TrainConfig from a plain dict, refusing unknown keys and wrong types."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - set(fields))
+    hints = typing.get_type_hints(TrainConfig)
+    unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise LiteDenoiseError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(fields)})")
-    checked = {name: _check_type(name, value, str(fields[name].type)) for name, value in values.items()}
+        raise LiteDenoiseError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(hints)})")
+    checked = {name: _checked_value(name, value, hints[name]) for name, value in values.items()}
     return TrainConfig(**checked)
 
 
