@@ -105,3 +105,45 @@ def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path,
     assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *overrides]) == 1
     assert main(["train", "student", "--resume", str(run), "--data", str(data_root), "steps=6"]) == 0
     assert torch.load(run / loop.CHECKPOINT_NAME, weights_only=True)["step"] == 6
+
+
+def test_distillation_loss_weighs_teacher_nine_to_one_against_ground_truth_by_default():
+    from litedenoise.train.losses import distillation_loss, pixel_loss
+
+    student, teacher, truth = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1), torch.full((1, 3, 4, 4), 0.5)
+    alpha = TrainConfig().alpha_teacher
+    assert alpha == 0.9
+    mixed = distillation_loss("l1", student, teacher, truth, alpha)
+    assert mixed.item() == pytest.approx(0.9 * 0.1 + 0.1 * 0.5)
+    assert distillation_loss("mse", student, teacher, truth, 0.0).item() == pytest.approx(pixel_loss("mse", student, truth).item())
+
+
+def test_a_student_initialised_as_its_own_teacher_starts_with_zero_distillation_loss(tmp_path, data_root):
+    from litedenoise.models import LiteDenoiseNet
+    from litedenoise.weights import save_weights
+
+    weights = tmp_path / "start.safetensors"
+    save_weights(weights, LiteDenoiseNet(width=2), {})
+    config = tiny_config(
+        teacher_weights=str(weights), init_weights=str(weights), alpha_teacher=1.0, steps=1, val_every=1, warmup_steps=1
+    )
+    loop.train(config, tmp_path / "run", data_root)
+    first_loss = float((tmp_path / "run" / "log.csv").read_text().splitlines()[1].split(",")[1])
+    assert first_loss < 1e-6
+    # and with ground truth in the mix the same start has a real loss
+    loop.train(tiny_config(**{**config.__dict__, "alpha_teacher": 0.9}), tmp_path / "run2", data_root)
+    assert float((tmp_path / "run2" / "log.csv").read_text().splitlines()[1].split(",")[1]) > 1e-4
+
+
+def test_init_weights_of_another_architecture_and_a_teacher_that_does_not_fit_the_crop_are_refused(tmp_path, data_root):
+    from litedenoise.models import LiteDenoiseNet, TeacherNet
+    from litedenoise.weights import save_weights
+
+    wide = tmp_path / "wide.safetensors"
+    save_weights(wide, LiteDenoiseNet(width=4), {})
+    with pytest.raises(LiteDenoiseError, match="width=4"):
+        loop.train(tiny_config(init_weights=str(wide)), tmp_path / "a", data_root)
+    teacher = tmp_path / "teacher.safetensors"
+    save_weights(teacher, TeacherNet(width=2), {})
+    with pytest.raises(LiteDenoiseError, match="multiples of 8"):
+        loop.train(tiny_config(teacher_weights=str(teacher), crop_size=36), tmp_path / "b", data_root)

@@ -93,6 +93,10 @@ def train_command(args: argparse.Namespace) -> int:
     from litedenoise.train.loop import train
 
     overrides = [f"model={args.model}", *args.overrides]
+    if args.teacher:
+        overrides.append(f"teacher_weights={args.teacher}")
+    if args.init:
+        overrides.append(f"init_weights={args.init}")
     if args.resume:
         run_dir = Path(args.resume)
         recipe = run_dir / "config.yaml"
@@ -185,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="folder for checkpoints and logs (keep it outside the repository)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--data", help="data folder (default: $LITEDENOISE_DATA)")
+    train.add_argument("--teacher", metavar="WEIGHTS", help="distil from this frozen teacher (alpha_teacher=0.9 by default)")
+    train.add_argument("--init", metavar="WEIGHTS", help="start from these weights, e.g. fine-tune the shipped student")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
     train.set_defaults(handler=train_command)
     return parser

@@ -45,12 +45,19 @@ class TrainConfig:
     val_every: int = 1000
     checkpoint_every: int = 250
     max_minutes: float | None = None  # stop (and save) after this much wall-clock time
+    # Knowledge distillation: with teacher weights, the loss is
+    # alpha_teacher * L(student, teacher) + (1 - alpha_teacher) * L(student, ground truth).
+    teacher_weights: str | None = None
+    alpha_teacher: float = 0.9
+    init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
 
     def __post_init__(self) -> None:
         if self.model not in ("student", "teacher"):
             raise LiteDenoiseError(f"model must be student or teacher, got {self.model!r}")
         if self.loss not in ("l1", "mse", "charbonnier"):
             raise LiteDenoiseError(f"loss must be l1, mse or charbonnier, got {self.loss!r}")
+        if not 0.0 <= self.alpha_teacher <= 1.0:
+            raise LiteDenoiseError(f"alpha_teacher must be in [0, 1], got {self.alpha_teacher}")
         if not 0.0 <= self.real_fraction <= 1.0:
             raise LiteDenoiseError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
         for name in ("crop_size", "batch_size", "steps", "val_every", "checkpoint_every"):

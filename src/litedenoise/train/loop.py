@@ -23,8 +23,8 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
 from litedenoise.train.config import TrainConfig, config_to_yaml
-from litedenoise.train.losses import pixel_loss
-from litedenoise.weights import build_model, parameter_count, save_weights
+from litedenoise.train.losses import distillation_loss, pixel_loss
+from litedenoise.weights import build_model, load_model, parameter_count, save_weights
 
 CHECKPOINT_NAME = "last.pt"
 BEST_WEIGHTS_NAME = "best.safetensors"
@@ -44,6 +44,33 @@ def load_sources(config: TrainConfig, data_root: Path) -> CropSources:
     if sources.largest_crop() < config.crop_size:
         raise LiteDenoiseError(f"crop_size {config.crop_size} is larger than every training image")
     return sources
+
+
+def load_teacher(config: TrainConfig) -> torch.nn.Module | None:
+    """The frozen teacher (eval mode, no gradients), checked against the crop size, or None."""
+    if config.teacher_weights is None:
+        return None
+    teacher = load_model(config.teacher_weights)
+    if config.crop_size % teacher.size_multiple:
+        raise LiteDenoiseError(
+            f"teacher {config.teacher_weights} needs sides that are multiples of {teacher.size_multiple}; "
+            f"crop_size {config.crop_size} is not"
+        )
+    return teacher.requires_grad_(False).eval()
+
+
+def initial_model(config: TrainConfig) -> torch.nn.Module:
+    """A fresh network, or the ``init_weights`` file's network when fine-tuning."""
+    model = build_model(config.model, config.width)
+    if config.init_weights is not None:
+        source = load_model(config.init_weights)
+        if type(source) is not type(model) or source.width != model.width:
+            raise LiteDenoiseError(
+                f"init weights {config.init_weights} are {type(source).__name__}(width={source.width}), "
+                f"but the run trains {type(model).__name__}(width={model.width})"
+            )
+        model.load_state_dict(source.state_dict())
+    return model
 
 
 def training_data_description(config: TrainConfig) -> str:
@@ -74,7 +101,8 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, config.width)
+    model = initial_model(config)
+    teacher = load_teacher(config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
@@ -135,7 +163,12 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
         clean = clean.to(memory_format=memory_format)
         with autocast:
             output = model(noisy)
-        loss = pixel_loss(config.loss, output.float(), clean)
+        if teacher is None:
+            loss = pixel_loss(config.loss, output.float(), clean)
+        else:
+            with torch.no_grad(), autocast:
+                teacher_output = teacher(noisy).float()
+            loss = distillation_loss(config.loss, output.float(), teacher_output, clean, config.alpha_teacher)
         if not torch.isfinite(loss):
             checkpoint_note = f"last good checkpoint: {checkpoint_path}" if checkpoint_path.exists() else "no checkpoint yet"
             raise LiteDenoiseError(f"loss became {loss.item()} at step {step}; stopping ({checkpoint_note})")
@@ -162,6 +195,9 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
                     ema.module,
                     {
                         "data": training_data_description(config),
+                        "teacher": f"{config.teacher_weights} (alpha_teacher {config.alpha_teacher})"
+                        if config.teacher_weights
+                        else "none (supervised)",
                         "recipe": config_to_yaml(config),
                         "step": str(step),
                         "val_set": config.val_set,

@@ -17,3 +17,15 @@ def pixel_loss(name: str, estimate: torch.Tensor, target: torch.Tensor) -> torch
     if name == "charbonnier":
         return torch.sqrt((estimate - target) ** 2 + CHARBONNIER_EPSILON**2).mean()
     raise ValueError(f"unknown loss {name!r}")
+
+
+def distillation_loss(
+    name: str, student: torch.Tensor, teacher: torch.Tensor, ground_truth: torch.Tensor, alpha_teacher: float
+) -> torch.Tensor:
+    """``alpha_teacher * L(student, teacher) + (1 - alpha_teacher) * L(student, ground_truth)``.
+
+    The paper's alpha is 0.9: the teacher's output is nine times the ground truth's weight.
+    """
+    return alpha_teacher * pixel_loss(name, student, teacher) + (1.0 - alpha_teacher) * pixel_loss(
+        name, student, ground_truth
+    )
