@@ -5,7 +5,7 @@ from PIL import Image
 
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.train import loop
-from litedenoise.train.config import TrainConfig, load_recipe, make_config
+from litedenoise.train.config import Stage, TrainConfig, load_recipe, make_config
 from litedenoise.weights import load_model, read_metadata
 
 
@@ -23,10 +23,11 @@ def data_root(tmp_path):
     return tmp_path
 
 
-def tiny_config(**changes) -> TrainConfig:
+def tiny_config(crop_size=32, steps=6, **changes) -> TrainConfig:
     values = dict(
-        width=2, real_pair_sets=["pairs"], clean_photo_dirs=["photos"], val_set="pairs", crop_size=32,
-        batch_size=2, steps=6, warmup_steps=2, val_every=3, checkpoint_every=3, num_workers=1,
+        width=2, real_pair_sets=["pairs"], clean_photo_dirs=["photos"], val_set="pairs",
+        stages=[{"crop_size": crop_size, "batch_size": 2, "steps": steps}],
+        warmup_steps=2, val_every=3, checkpoint_every=3, num_workers=1,
     )
     return make_config({**values, **changes})
 
@@ -62,33 +63,37 @@ def test_a_non_finite_loss_stops_the_run_with_a_clear_message(tmp_path, data_roo
 
 
 def test_warm_up_then_cosine_decay_reaches_the_floor():
-    config = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, lr_min=1e-5)
+    stages = [Stage(crop_size=64, batch_size=4, steps=40), Stage(crop_size=128, batch_size=2, steps=60)]
+    config = TrainConfig(stages=stages, warmup_steps=10, lr=1e-3, lr_min=1e-5)
     factors = [loop.learning_rate_factor(step, config) for step in range(101)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)  # one schedule over both stages
     assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
     assert factors[100] == pytest.approx(1e-2)
 
 
 def test_recipes_refuse_unknown_keys_and_wrong_types(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("crop_sise: 128\n")
-    with pytest.raises(LiteDenoiseError, match="unknown config key.*crop_sise"):
+    recipe.write_text("val_evry: 10\n")
+    with pytest.raises(LiteDenoiseError, match="unknown config key.*val_evry"):
         load_recipe(recipe)
-    recipe.write_text("crop_size: big\n")
+    recipe.write_text("stages: [{crop_size: big, batch_size: 1, steps: 1}]\n")
     with pytest.raises(LiteDenoiseError, match="crop_size"):
         load_recipe(recipe)
-    assert load_recipe(recipe, ["crop_size=64"]).crop_size == 64
+    recipe.write_text("stages: [{crop_size: 64, batch_size: 1}]\n")
+    with pytest.raises(LiteDenoiseError, match="steps"):
+        load_recipe(recipe)
+    assert load_recipe(recipe, ["stages=[{crop_size: 64, batch_size: 1, steps: 2}]"]).stages[0].crop_size == 64
     with pytest.raises(LiteDenoiseError, match="key=value"):
-        load_recipe(None, ["crop_size"])
+        load_recipe(None, ["val_every"])
 
 
 def test_the_shipped_cpu_recipe_loads():
     config = load_recipe("recipes/foundation-cpu.yaml")
-    assert config.model == "student" and config.crop_size == 128
+    assert config.model == "student" and config.stages == [Stage(crop_size=128, batch_size=8, steps=5500)]
 
 
 def test_a_crop_larger_than_every_training_image_is_refused_before_training(tmp_path, data_root):
-    with pytest.raises(LiteDenoiseError, match="crop_size 128"):
+    with pytest.raises(LiteDenoiseError, match="stage 0: crop_size 128 is larger than every image"):
         loop.train(tiny_config(crop_size=128), tmp_path / "run", data_root)
 
 
@@ -96,14 +101,16 @@ def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path,
     from litedenoise.cli import main
 
     overrides = [
-        "width=2", "real_pair_sets=[pairs]", "clean_photo_dirs=[photos]", "val_set=pairs", "crop_size=32",
-        "batch_size=2", "steps=4", "warmup_steps=1", "val_every=2", "checkpoint_every=2", "num_workers=0",
+        "width=2", "real_pair_sets=[pairs]", "clean_photo_dirs=[photos]", "val_set=pairs",
+        "stages=[{crop_size: 32, batch_size: 2, steps: 4}]", "warmup_steps=1", "val_every=2", "checkpoint_every=2",
+        "num_workers=0",
     ]
     run = tmp_path / "run"
     assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *overrides]) == 0
     assert (run / "best.safetensors").is_file()
     assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *overrides]) == 1
-    assert main(["train", "student", "--resume", str(run), "--data", str(data_root), "steps=6"]) == 0
+    more = "stages=[{crop_size: 32, batch_size: 2, steps: 6}]"
+    assert main(["train", "student", "--resume", str(run), "--data", str(data_root), more]) == 0
     assert torch.load(run / loop.CHECKPOINT_NAME, weights_only=True)["step"] == 6
 
 
@@ -124,14 +131,13 @@ def test_a_student_initialised_as_its_own_teacher_starts_with_zero_distillation_
 
     weights = tmp_path / "start.safetensors"
     save_weights(weights, LiteDenoiseNet(width=2), {})
-    config = tiny_config(
-        teacher_weights=str(weights), init_weights=str(weights), alpha_teacher=1.0, steps=1, val_every=1, warmup_steps=1
-    )
+    changes = dict(teacher_weights=str(weights), init_weights=str(weights), alpha_teacher=1.0, val_every=1, warmup_steps=1)
+    config = tiny_config(steps=1, **changes)
     loop.train(config, tmp_path / "run", data_root)
     first_loss = float((tmp_path / "run" / "log.csv").read_text().splitlines()[1].split(",")[1])
     assert first_loss < 1e-6
     # and with ground truth in the mix the same start has a real loss
-    loop.train(tiny_config(**{**config.__dict__, "alpha_teacher": 0.9}), tmp_path / "run2", data_root)
+    loop.train(tiny_config(steps=1, **{**changes, "alpha_teacher": 0.9}), tmp_path / "run2", data_root)
     assert float((tmp_path / "run2" / "log.csv").read_text().splitlines()[1].split(",")[1]) > 1e-4
 
 
@@ -147,3 +153,30 @@ def test_init_weights_of_another_architecture_and_a_teacher_that_does_not_fit_th
     save_weights(teacher, TeacherNet(width=2), {})
     with pytest.raises(LiteDenoiseError, match="multiples of 8"):
         loop.train(tiny_config(teacher_weights=str(teacher), crop_size=36), tmp_path / "b", data_root)
+
+
+def _two_stage_config():
+    return tiny_config(
+        stages=[
+            {"crop_size": 16, "batch_size": 3, "steps": 2},
+            {"crop_size": 32, "batch_size": 2, "steps": 3, "real_pair_sets": []},
+        ],
+        num_workers=0,
+    )
+
+
+def test_progressive_stages_run_in_order_with_their_own_crops_batches_and_sources(data_root):
+    config = _two_stage_config()
+    datasets = loop.stage_datasets(config, data_root)
+    assert datasets[1].real_fraction == 0.0  # stage 1 draws on clean photos only
+    shapes = [(index, tuple(noisy.shape)) for index, noisy, _ in loop.stage_batches(config, datasets, 0)]
+    assert shapes == [(0, (3, 3, 16, 16))] * 2 + [(1, (2, 3, 32, 32))] * 3
+
+
+def test_batches_after_a_resume_across_a_stage_boundary_equal_the_uninterrupted_ones(data_root):
+    config = _two_stage_config()
+    datasets = loop.stage_datasets(config, data_root)
+    uninterrupted = [clean for _, _, clean in loop.stage_batches(config, datasets, 0)]
+    resumed = [clean for _, _, clean in loop.stage_batches(config, datasets, 3)]
+    assert len(resumed) == 2
+    assert all(torch.equal(a, b) for a, b in zip(uninterrupted[3:], resumed, strict=True))

@@ -30,20 +30,60 @@ CHECKPOINT_NAME = "last.pt"
 BEST_WEIGHTS_NAME = "best.safetensors"
 
 
-def load_sources(config: TrainConfig, data_root: Path) -> CropSources:
-    """Decode every training image once into RAM (uint8)."""
+def load_sources(real_pair_sets: list[str], clean_photo_dirs: list[str], data_root: Path) -> CropSources:
+    """Decode every image of these sets once into RAM (uint8)."""
     sources = CropSources()
-    for spec in config.real_pair_sets:
+    for spec in real_pair_sets:
         for pair in resolve_pair_set(spec, data_root):
             sources.real_pairs.append((read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)))
-    for folder in config.clean_photo_dirs:
+    for folder in clean_photo_dirs:
         files = sorted(p for p in (data_root / folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
         if not files:
             raise LiteDenoiseError(f"clean photo folder {data_root / folder} holds no images")
         sources.clean_photos.extend(read_rgb_uint8(path) for path in files)
-    if sources.largest_crop() < config.crop_size:
-        raise LiteDenoiseError(f"crop_size {config.crop_size} is larger than every training image")
     return sources
+
+
+def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
+    """One crop dataset per stage, each image set decoded once; checks every stage up front."""
+    decoded: dict[tuple, CropSources] = {}
+    datasets = []
+    for index, stage in enumerate(config.stages):
+        pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
+        photo_dirs = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
+        key = (tuple(pair_sets), tuple(photo_dirs))
+        if key not in decoded:
+            decoded[key] = load_sources(pair_sets, photo_dirs, data_root)
+        if decoded[key].largest_crop() < stage.crop_size:
+            raise LiteDenoiseError(
+                f"stage {index}: crop_size {stage.crop_size} is larger than every image in its sources "
+                f"({', '.join(pair_sets + photo_dirs)})"
+            )
+        datasets.append(TrainingCrops(decoded[key], stage.crop_size, config.real_fraction, config.seed))
+    return datasets
+
+
+def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step: int):
+    """Yield ``(stage_index, noisy, clean)`` batches from ``start_step`` to the end of the last stage.
+
+    Sample indices run on across stages, so a resumed run draws exactly the samples an
+    uninterrupted one would.
+    """
+    first_step = first_sample = 0
+    for index, (stage, dataset) in enumerate(zip(config.stages, datasets, strict=True)):
+        if start_step < first_step + stage.steps:
+            skipped = max(0, start_step - first_step)
+            loader = DataLoader(
+                dataset,
+                batch_size=stage.batch_size,
+                sampler=range(first_sample + skipped * stage.batch_size, first_sample + stage.steps * stage.batch_size),
+                num_workers=config.num_workers,
+                prefetch_factor=4 if config.num_workers > 0 else None,
+            )
+            for noisy, clean in loader:
+                yield index, noisy, clean
+        first_step += stage.steps
+        first_sample += stage.steps * stage.batch_size
 
 
 def load_teacher(config: TrainConfig) -> torch.nn.Module | None:
@@ -51,11 +91,12 @@ def load_teacher(config: TrainConfig) -> torch.nn.Module | None:
     if config.teacher_weights is None:
         return None
     teacher = load_model(config.teacher_weights)
-    if config.crop_size % teacher.size_multiple:
-        raise LiteDenoiseError(
-            f"teacher {config.teacher_weights} needs sides that are multiples of {teacher.size_multiple}; "
-            f"crop_size {config.crop_size} is not"
-        )
+    for stage in config.stages:
+        if stage.crop_size % teacher.size_multiple:
+            raise LiteDenoiseError(
+                f"teacher {config.teacher_weights} needs sides that are multiples of {teacher.size_multiple}; "
+                f"crop_size {stage.crop_size} is not"
+            )
     return teacher.requires_grad_(False).eval()
 
 
@@ -85,7 +126,7 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay from lr to lr_min over the remaining steps."""
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.total_steps - config.warmup_steps))
     floor = config.lr_min / config.lr
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -122,18 +163,8 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
         step, best_psnr = int(state["step"]), float(state["best_psnr"])
     (run_dir / "config.yaml").write_text(config_to_yaml(config))
 
-    sources = load_sources(config, data_root)
+    datasets = stage_datasets(config, data_root)
     val_pairs = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in resolve_pair_set(config.val_set, data_root)]
-    dataset = TrainingCrops(sources, config.crop_size, config.real_fraction, config.seed)
-    sample_indices = range(step * config.batch_size, config.steps * config.batch_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        sampler=sample_indices,
-        num_workers=config.num_workers,
-        persistent_workers=config.num_workers > 0,
-        prefetch_factor=4 if config.num_workers > 0 else None,
-    )
     log_file = (run_dir / "log.csv").open("a", newline="")
     log = csv.writer(log_file)
     if not resume:
@@ -154,11 +185,12 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
         )
 
     started = time.monotonic()
-    progress = tqdm(total=config.steps, initial=step, desc=f"{config.model} {config.crop_size}px", dynamic_ncols=True)
+    progress = tqdm(total=config.total_steps, initial=step, dynamic_ncols=True)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
     running_loss, running_count = 0.0, 0
     model.train()
-    for noisy, clean in loader:
+    for stage_index, noisy, clean in stage_batches(config, datasets, step):
+        progress.set_description(f"{config.model} stage {stage_index} {config.stages[stage_index].crop_size}px")
         noisy = noisy.to(memory_format=memory_format)
         clean = clean.to(memory_format=memory_format)
         with autocast:
@@ -184,7 +216,7 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
         progress.update(1)
 
         val_psnr = None
-        if step % config.val_every == 0 or step == config.steps:
+        if step % config.val_every == 0 or step == config.total_steps:
             val_psnr = evaluate(ema.module, val_pairs, bf16=config.bf16, with_ssim=False)["psnr"]
             model.train()
             writer.add_scalar("val/psnr", val_psnr, step)
@@ -214,7 +246,7 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
             writer.add_scalar("train/lr", lr, step)
             progress.set_postfix(loss=f"{mean_loss:.4f}", best_val=f"{best_psnr:.2f}")
         out_of_time = config.max_minutes is not None and time.monotonic() - started > 60 * config.max_minutes
-        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+        if step % config.checkpoint_every == 0 or step == config.total_steps or out_of_time:
             checkpoint()
         if out_of_time:
             break
