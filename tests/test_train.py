@@ -180,3 +180,22 @@ def test_batches_after_a_resume_across_a_stage_boundary_equal_the_uninterrupted_
     resumed = [clean for _, _, clean in loop.stage_batches(config, datasets, 3)]
     assert len(resumed) == 2
     assert all(torch.equal(a, b) for a, b in zip(uninterrupted[3:], resumed, strict=True))
+
+
+def test_a_batch_that_does_not_split_evenly_over_the_processes_is_refused(data_root):
+    config = _two_stage_config()  # stage 0 has batch 3
+    datasets = loop.stage_datasets(config, data_root)
+    with pytest.raises(LiteDenoiseError, match="does not split over 2 processes"):
+        next(loop.stage_batches(config, datasets, 0, rank=0, world_size=2))
+
+
+def test_two_process_shards_cover_each_batch_exactly_once(data_root):
+    config = tiny_config(stages=[{"crop_size": 16, "batch_size": 4, "steps": 2}, {"crop_size": 32, "batch_size": 2, "steps": 2}], num_workers=0)
+    datasets = loop.stage_datasets(config, data_root)
+    whole = [clean for _, _, clean in loop.stage_batches(config, datasets, 0)]
+    rank0 = [clean for _, _, clean in loop.stage_batches(config, datasets, 0, rank=0, world_size=2)]
+    rank1 = [clean for _, _, clean in loop.stage_batches(config, datasets, 0, rank=1, world_size=2)]
+    for batch, first, second in zip(whole, rank0, rank1, strict=True):
+        assert first.shape[0] == second.shape[0] == batch.shape[0] // 2
+        assert torch.equal(torch.cat([first, second]), batch)
+        assert not torch.equal(first, second)

@@ -22,6 +22,7 @@ from litedenoise.data.paired import resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+from litedenoise.train import distributed
 from litedenoise.train.config import TrainConfig, config_to_yaml
 from litedenoise.train.losses import distillation_loss, pixel_loss
 from litedenoise.weights import build_model, load_model, parameter_count, save_weights
@@ -63,20 +64,28 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
     return datasets
 
 
-def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step: int):
+def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step: int, rank: int = 0, world_size: int = 1):
     """Yield ``(stage_index, noisy, clean)`` batches from ``start_step`` to the end of the last stage.
 
     Sample indices run on across stages, so a resumed run draws exactly the samples an
-    uninterrupted one would.
+    uninterrupted one would. With several processes, each step's batch is cut into
+    ``world_size`` equal shards and this process gets shard ``rank``.
     """
     first_step = first_sample = 0
     for index, (stage, dataset) in enumerate(zip(config.stages, datasets, strict=True)):
         if start_step < first_step + stage.steps:
-            skipped = max(0, start_step - first_step)
+            if stage.batch_size % world_size:
+                raise LiteDenoiseError(f"stage {index}: batch_size {stage.batch_size} does not split over {world_size} processes")
+            shard = stage.batch_size // world_size
+            indices = [
+                first_sample + step * stage.batch_size + rank * shard + offset
+                for step in range(max(0, start_step - first_step), stage.steps)
+                for offset in range(shard)
+            ]
             loader = DataLoader(
                 dataset,
-                batch_size=stage.batch_size,
-                sampler=range(first_sample + skipped * stage.batch_size, first_sample + stage.steps * stage.batch_size),
+                batch_size=shard,
+                sampler=indices,
                 num_workers=config.num_workers,
                 prefetch_factor=4 if config.num_workers > 0 else None,
             )
@@ -138,14 +147,28 @@ def save_checkpoint(path: Path, **state) -> None:
 
 
 def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: bool = False) -> Path:
-    """Train per ``config``, writing logs and checkpoints to ``run_dir``; returns the best weights' path."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Train per ``config``, writing logs and checkpoints to ``run_dir``; returns the best weights' path.
+
+    Under ``torchrun`` every process runs this; rank 0 validates, logs and writes files.
+    """
+    processes = distributed.start()
+    try:
+        return _train(config, Path(run_dir), data_root, resume, processes)
+    finally:
+        distributed.stop(processes)
+
+
+def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, processes: distributed.Processes) -> Path:
+    main_process = processes.is_main
+    if main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = initial_model(config)
     teacher = load_teacher(config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = model.to(processes.device, memory_format=memory_format)
+    if teacher is not None:
+        teacher = teacher.to(processes.device, memory_format=memory_format)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
@@ -155,23 +178,28 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
     if resume:
         if not checkpoint_path.is_file():
             raise LiteDenoiseError(f"nothing to resume: {checkpoint_path} not found")
-        state = torch.load(checkpoint_path, weights_only=True)
+        state = torch.load(checkpoint_path, weights_only=True, map_location=processes.device)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         step, best_psnr = int(state["step"]), float(state["best_psnr"])
-    (run_dir / "config.yaml").write_text(config_to_yaml(config))
+    trainable = model
+    if processes.world_size > 1:
+        trainable = torch.nn.parallel.DistributedDataParallel(model, device_ids=[processes.device.index] if processes.device.type == "cuda" else None)
 
     datasets = stage_datasets(config, data_root)
-    val_pairs = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in resolve_pair_set(config.val_set, data_root)]
-    log_file = (run_dir / "log.csv").open("a", newline="")
-    log = csv.writer(log_file)
-    if not resume:
-        log.writerow(["step", "loss", "lr", "val_psnr", "seconds"])
-    from torch.utils.tensorboard import SummaryWriter
+    if main_process:
+        (run_dir / "config.yaml").write_text(config_to_yaml(config))
+        val_pairs = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in resolve_pair_set(config.val_set, data_root)]
+        log_file = (run_dir / "log.csv").open("a", newline="")
+        log = csv.writer(log_file)
+        if not resume:
+            log.writerow(["step", "loss", "lr", "val_psnr", "seconds"])
+        from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_dir / "tensorboard"))
+        writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def checkpoint() -> None:
         save_checkpoint(
@@ -180,30 +208,33 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
             ema=ema.state_dict(),
             optimizer=optimizer.state_dict(),
             scheduler=scheduler.state_dict(),
+            torch_rng=torch.get_rng_state(),
             step=step,
             best_psnr=best_psnr,
         )
 
     started = time.monotonic()
-    progress = tqdm(total=config.total_steps, initial=step, dynamic_ncols=True)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    progress = tqdm(total=config.total_steps, initial=step, dynamic_ncols=True, disable=not main_process)
+    autocast = torch.autocast(processes.device.type, dtype=torch.bfloat16, enabled=config.bf16)
     running_loss, running_count = 0.0, 0
     model.train()
-    for stage_index, noisy, clean in stage_batches(config, datasets, step):
+    batches = stage_batches(config, datasets, step, processes.rank, processes.world_size)
+    for stage_index, noisy, clean in batches:
         progress.set_description(f"{config.model} stage {stage_index} {config.stages[stage_index].crop_size}px")
-        noisy = noisy.to(memory_format=memory_format)
-        clean = clean.to(memory_format=memory_format)
+        noisy = noisy.to(processes.device, memory_format=memory_format)
+        clean = clean.to(processes.device, memory_format=memory_format)
         with autocast:
-            output = model(noisy)
+            output = trainable(noisy)
         if teacher is None:
             loss = pixel_loss(config.loss, output.float(), clean)
         else:
             with torch.no_grad(), autocast:
                 teacher_output = teacher(noisy).float()
             loss = distillation_loss(config.loss, output.float(), teacher_output, clean, config.alpha_teacher)
-        if not torch.isfinite(loss):
+        global_loss = distributed.mean_over_processes(loss.detach(), processes).item()
+        if not math.isfinite(global_loss):
             checkpoint_note = f"last good checkpoint: {checkpoint_path}" if checkpoint_path.exists() else "no checkpoint yet"
-            raise LiteDenoiseError(f"loss became {loss.item()} at step {step}; stopping ({checkpoint_note})")
+            raise LiteDenoiseError(f"loss became {global_loss} at step {step}; stopping ({checkpoint_note})")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -211,31 +242,25 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
         scheduler.step()
         ema.update_parameters(model)
         step += 1
-        running_loss += loss.item()
+        running_loss += global_loss
         running_count += 1
         progress.update(1)
 
+        # every process must agree to stop, or the others would wait for it forever
+        out_of_time = config.max_minutes is not None and distributed.any_process(
+            time.monotonic() - started > 60 * config.max_minutes, processes
+        )
+        if not main_process:
+            if out_of_time:
+                break
+            continue
         val_psnr = None
         if step % config.val_every == 0 or step == config.total_steps:
             val_psnr = evaluate(ema.module, val_pairs, bf16=config.bf16, with_ssim=False)["psnr"]
-            model.train()
             writer.add_scalar("val/psnr", val_psnr, step)
             if val_psnr > best_psnr:
                 best_psnr = val_psnr
-                save_weights(
-                    run_dir / BEST_WEIGHTS_NAME,
-                    ema.module,
-                    {
-                        "data": training_data_description(config),
-                        "teacher": f"{config.teacher_weights} (alpha_teacher {config.alpha_teacher})"
-                        if config.teacher_weights
-                        else "none (supervised)",
-                        "recipe": config_to_yaml(config),
-                        "step": str(step),
-                        "val_set": config.val_set,
-                        "val_psnr": f"{val_psnr:.3f}",
-                    },
-                )
+                save_weights(run_dir / BEST_WEIGHTS_NAME, ema.module, weights_metadata(config, step, val_psnr))
         if step % 50 == 0 or val_psnr is not None:
             mean_loss = running_loss / max(1, running_count)
             running_loss, running_count = 0.0, 0
@@ -245,13 +270,24 @@ def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: boo
             writer.add_scalar("train/loss", mean_loss, step)
             writer.add_scalar("train/lr", lr, step)
             progress.set_postfix(loss=f"{mean_loss:.4f}", best_val=f"{best_psnr:.2f}")
-        out_of_time = config.max_minutes is not None and time.monotonic() - started > 60 * config.max_minutes
         if step % config.checkpoint_every == 0 or step == config.total_steps or out_of_time:
             checkpoint()
         if out_of_time:
             break
     progress.close()
-    writer.close()
-    log_file.close()
-    print(f"trained {parameter_count(model):,} parameters to step {step}; best val PSNR {best_psnr:.2f} dB")
+    if main_process:
+        writer.close()
+        log_file.close()
+        print(f"trained {parameter_count(model):,} parameters to step {step}; best val PSNR {best_psnr:.2f} dB")
     return run_dir / BEST_WEIGHTS_NAME
+
+
+def weights_metadata(config: TrainConfig, step: int, val_psnr: float) -> dict[str, str]:
+    return {
+        "data": training_data_description(config),
+        "teacher": f"{config.teacher_weights} (alpha_teacher {config.alpha_teacher})" if config.teacher_weights else "none (supervised)",
+        "recipe": config_to_yaml(config),
+        "step": str(step),
+        "val_set": config.val_set,
+        "val_psnr": f"{val_psnr:.3f}",
+    }
