@@ -199,3 +199,15 @@ def test_two_process_shards_cover_each_batch_exactly_once(data_root):
         assert first.shape[0] == second.shape[0] == batch.shape[0] // 2
         assert torch.equal(torch.cat([first, second]), batch)
         assert not torch.equal(first, second)
+
+
+def test_the_paper_recipe_has_a_teacher_and_a_distilled_student_growing_to_1024_crops():
+    teacher = load_recipe("recipes/paper.yaml", section="teacher")
+    student = load_recipe("recipes/paper.yaml", section="student")
+    assert teacher.model == "teacher" and student.model == "student"
+    assert student.alpha_teacher == 0.9
+    for config in (teacher, student):
+        crops = [stage.crop_size for stage in config.stages]
+        assert crops == sorted(crops) and crops[-1] == 1024
+    with pytest.raises(LiteDenoiseError, match="none for 'other'"):
+        load_recipe("recipes/paper.yaml", section="other")

@@ -37,7 +37,8 @@ class TrainConfig:
 
     Real pair sets are either ``polyu:GROUP:KIND`` (e.g. ``polyu:train:full``) or a folder with
     ``noisy/`` and ``clean/`` sub-folders; clean photo folders feed the noise synthesis. Relative
-    paths are taken from the data folder. ``stages`` run in order under one learning-rate
+    paths are taken from the data folder; a ``polyu:GROUP:KIND`` entry among the clean photo
+    folders means the clean images of those pairs (the large photos big crops need). ``stages`` run in order under one learning-rate
     schedule that spans all of them.
     """
 
@@ -122,8 +123,15 @@ def make_config(values: dict) -> TrainConfig:
     return _from_dict(TrainConfig, values)
 
 
-def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
-    """Load a YAML recipe (or the defaults when ``path`` is None) and apply ``key=value`` overrides."""
+RECIPE_SECTIONS = ("teacher", "student")
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] = (), section: str | None = None) -> TrainConfig:
+    """Load a YAML recipe (or the defaults when ``path`` is None) and apply ``key=value`` overrides.
+
+    A recipe for a whole teacher-then-student pipeline holds one mapping per model under
+    ``teacher:`` and ``student:``; ``section`` picks one (``litedenoise train MODEL`` passes MODEL).
+    """
     values: dict = {}
     if path is not None:
         path = Path(path)
@@ -135,6 +143,10 @@ def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
             raise LiteDenoiseError(f"recipe {path} is not valid YAML: {str(error).splitlines()[0]}") from None
         if not isinstance(values, dict):
             raise LiteDenoiseError(f"recipe {path} must be a mapping of keys to values")
+        if set(values) <= set(RECIPE_SECTIONS):
+            if section not in values:
+                raise LiteDenoiseError(f"recipe {path} has sections {', '.join(values)}; none for {section!r}")
+            values = dict(values[section] or {})
     for override in overrides:
         key, sep, text = override.partition("=")
         if not sep:

@@ -12,6 +12,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
@@ -31,36 +32,49 @@ CHECKPOINT_NAME = "last.pt"
 BEST_WEIGHTS_NAME = "best.safetensors"
 
 
-def load_sources(real_pair_sets: list[str], clean_photo_dirs: list[str], data_root: Path) -> CropSources:
-    """Decode every image of these sets once into RAM (uint8)."""
-    sources = CropSources()
-    for spec in real_pair_sets:
-        for pair in resolve_pair_set(spec, data_root):
-            sources.real_pairs.append((read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)))
-    for folder in clean_photo_dirs:
-        files = sorted(p for p in (data_root / folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
-        if not files:
-            raise LiteDenoiseError(f"clean photo folder {data_root / folder} holds no images")
-        sources.clean_photos.extend(read_rgb_uint8(path) for path in files)
-    return sources
+def decode_pair_set(spec: str, data_root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(noisy, clean) uint8 images of one pair set, decoded into RAM."""
+    return [(read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)) for pair in resolve_pair_set(spec, data_root)]
+
+
+def decode_photo_set(spec: str, data_root: Path) -> list[np.ndarray]:
+    """Clean uint8 photos of a folder, or the clean side of a ``polyu:GROUP:KIND`` set."""
+    if spec.startswith("polyu:"):
+        files = [pair.clean for pair in resolve_pair_set(spec, data_root)]
+    else:
+        folder = data_root / spec
+        if not folder.is_dir():
+            raise LiteDenoiseError(f"clean photo folder {folder} does not exist")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+    if not files:
+        raise LiteDenoiseError(f"clean photo set {spec} holds no images")
+    return [read_rgb_uint8(path) for path in files]
 
 
 def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
-    """One crop dataset per stage, each image set decoded once; checks every stage up front."""
-    decoded: dict[tuple, CropSources] = {}
+    """One crop dataset per stage; each image set is decoded once however many stages use it,
+    and every stage is checked before training starts."""
+    pair_cache: dict[str, list] = {}
+    photo_cache: dict[str, list] = {}
     datasets = []
     for index, stage in enumerate(config.stages):
         pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
-        photo_dirs = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
-        key = (tuple(pair_sets), tuple(photo_dirs))
-        if key not in decoded:
-            decoded[key] = load_sources(pair_sets, photo_dirs, data_root)
-        if decoded[key].largest_crop() < stage.crop_size:
+        photo_sets = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
+        sources = CropSources()
+        for spec in pair_sets:
+            if spec not in pair_cache:
+                pair_cache[spec] = decode_pair_set(spec, data_root)
+            sources.real_pairs.extend(pair_cache[spec])
+        for spec in photo_sets:
+            if spec not in photo_cache:
+                photo_cache[spec] = decode_photo_set(spec, data_root)
+            sources.clean_photos.extend(photo_cache[spec])
+        if sources.largest_crop() < stage.crop_size:
             raise LiteDenoiseError(
                 f"stage {index}: crop_size {stage.crop_size} is larger than every image in its sources "
-                f"({', '.join(pair_sets + photo_dirs)})"
+                f"({', '.join(pair_sets + photo_sets)})"
             )
-        datasets.append(TrainingCrops(decoded[key], stage.crop_size, config.real_fraction, config.seed))
+        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed))
     return datasets
 
 
