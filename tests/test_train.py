@@ -211,3 +211,24 @@ def test_the_paper_recipe_has_a_teacher_and_a_distilled_student_growing_to_1024_
         assert crops == sorted(crops) and crops[-1] == 1024
     with pytest.raises(LiteDenoiseError, match="none for 'other'"):
         load_recipe("recipes/paper.yaml", section="other")
+
+
+def test_the_ema_forgets_the_initial_weights_within_tens_of_steps_not_thousands():
+    from torch.optim.swa_utils import AveragedModel
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    averages = {
+        "warm-up": AveragedModel(model, avg_fn=loop.ema_with_warmup(0.999)),
+        "plain": AveragedModel(model, avg_fn=lambda averaged, current, n: 0.999 * averaged + 0.001 * current),
+    }
+    for ema in averages.values():
+        ema.update_parameters(model)  # the first update copies the current weights (0.0)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(100):
+        for ema in averages.values():
+            ema.update_parameters(model)
+    assert averages["warm-up"].module.weight.item() > 0.9
+    assert averages["plain"].module.weight.item() < 0.1  # still ~90% the first weights

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -145,6 +145,17 @@ def training_data_description(config: TrainConfig) -> str:
     )
 
 
+def ema_with_warmup(decay: float):
+    """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that the
+    average forgets the random initialisation quickly instead of carrying it for ~1/(1-decay) steps."""
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        step_decay = min(decay, (1.0 + float(updates)) / (10.0 + float(updates)))
+        return step_decay * averaged + (1.0 - step_decay) * current
+
+    return average
+
+
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay from lr to lr_min over the remaining steps."""
     if step < config.warmup_steps:
@@ -183,7 +194,7 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
     model = model.to(processes.device, memory_format=memory_format)
     if teacher is not None:
         teacher = teacher.to(processes.device, memory_format=memory_format)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    ema = AveragedModel(model, avg_fn=ema_with_warmup(config.ema_decay))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
     step, best_psnr = 0, -math.inf
