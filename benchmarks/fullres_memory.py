@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 import litedenoise
-from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, pad_to_multiple, plan_tiles, tile_side_for_budget
+from litedenoise.infer import (
+    DEFAULT_MEMORY_BUDGET_MB,
+    pad_to_multiple,
+    plan_tiles,
+    tile_side_for_budget,
+)
 
 
 def rss_mb() -> float:

@@ -1,13 +1,15 @@
-"""Training steps per second of the student on random data: fp32/bf16 x NCHW/channels-last.
+"""Training throughput of the student on random data: fp32 vs bf16 autocast, NCHW vs channels-last,
+at the progressive-expansion crop sizes (batch shrinking as crops grow).
 
-    .venv/bin/python benchmarks/train_speed.py [--batch 8 --crop 128 --steps 5]
+    .venv/bin/python benchmarks/train_speed.py [--settings 128x8 256x4 512x2 1024x1] [--steps 5]
 
-Prints one line per setting. Run alone on the machine.
+Prints a markdown table (steps/s, samples/s, Mpix/s). Run alone on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import time
 
 import torch
@@ -20,8 +22,9 @@ def steps_per_second(batch: int, crop: int, steps: int, bf16: bool, channels_las
     model = LiteDenoiseNet().to(memory_format=memory_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     image = torch.rand(batch, 3, crop, crop).to(memory_format=memory_format)
-    for step in range(steps + 3):
-        if step == 3:  # warm-up done
+    warmup = 1
+    for step in range(steps + warmup):
+        if step == warmup:
             started = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             output = model(image)
@@ -34,15 +37,24 @@ def steps_per_second(batch: int, crop: int, steps: int, bf16: bool, channels_las
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--settings", nargs="+", default=["128x8", "256x4", "512x2", "1024x1"], help="CROPxBATCH")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per fp32 setting")
+    parser.add_argument("--bf16-steps", type=int, default=2, help="timed steps per bf16 setting (slow on AVX2-only CPUs)")
+    parser.add_argument("--layouts", nargs="+", default=["channels-last", "nchw"])
     args = parser.parse_args()
-    print(f"{args.batch}x{args.crop}px, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    for bf16 in (False, True):
-        for channels_last in (True, False):
-            rate = steps_per_second(args.batch, args.crop, args.steps, bf16, channels_last)
-            print(f"{'bf16' if bf16 else 'fp32'} {'channels-last' if channels_last else 'NCHW'}: {rate:.2f} steps/s")
+    print(f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
+    print("| crop x batch | precision | layout | steps/s | samples/s | Mpix/s |")
+    print("|---|---|---|---|---|---|")
+    for setting in args.settings:
+        crop, batch = (int(value) for value in setting.split("x"))
+        for bf16 in (False, True):
+            for layout in args.layouts:
+                rate = steps_per_second(batch, crop, args.bf16_steps if bf16 else args.steps, bf16, layout == "channels-last")
+                print(
+                    f"| {crop}x{batch} | {'bf16' if bf16 else 'fp32'} | {layout} | {rate:.3f} | {rate * batch:.2f} | "
+                    f"{rate * batch * crop * crop / 1e6:.3f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def train_command(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir)
         if (run_dir / "last.pt").exists():
             raise LiteDenoiseError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
-        config = load_recipe(args.recipe, overrides)
+        config = load_recipe(args.recipe, overrides, section=args.model)
     best = train(config, run_dir, data_root(args.data), resume=bool(args.resume))
     print(f"best weights: {best}")
     return 0
@@ -149,6 +149,14 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def plot_command(args: argparse.Namespace) -> int:
+    from litedenoise.train.plot import plot_run
+
+    output = plot_run(args.run_dir, args.output, overwrite=args.overwrite)
+    print(f"curves: {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from litedenoise.imageio import DEFAULT_MAX_PIXELS
     from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
@@ -176,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=demo_command)
 
     evaluate = commands.add_parser("eval", help="PSNR/SSIM on noisy/clean pairs at full resolution")
-    evaluate.add_argument("data_dir", help="a folder with noisy/ and clean/, or the data folder holding polyu/ (with --split)")
+    evaluate.add_argument("data_dir", help="a paired folder (noisy/+clean/, original/+denoised/ or SIDD scenes), or the data folder holding polyu/ (with --split)")
     evaluate.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, unseen_camera:full")
     evaluate.add_argument("--model", choices=["student", "teacher"], default="student")
     evaluate.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
@@ -193,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init", metavar="WEIGHTS", help="start from these weights, e.g. fine-tune the shipped student")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
     train.set_defaults(handler=train_command)
+
+    plot = commands.add_parser("plot", help="draw a training run's loss, learning rate and validation PSNR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a training run folder holding log.csv")
+    plot.add_argument("-o", "--output", help="image file to write (default: RUN_DIR/curves.png, redrawn each time)")
+    plot.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
+    plot.set_defaults(handler=plot_command)
     return parser
 
 

@@ -14,7 +14,30 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from litedenoise.data.noise import PoissonGaussianRange, add_poisson_gaussian_noise
+from litedenoise.data.camera_noise import CameraNoiseRange, add_camera_noise
+from litedenoise.data.noise import (
+    PoissonGaussianRange,
+    add_gaussian_noise,
+    add_poisson_gaussian_noise,
+)
+
+NOISE_MODELS = ("camera", "poisson_gaussian", "gaussian")
+
+
+def synthesize_noise(clean: np.ndarray, noise_model: str, rng: np.random.Generator) -> np.ndarray:
+    """A noisy version of a clean float HxWx3 crop in [0, 1], parameters drawn from ``rng``.
+
+    ``camera``: the full unprocess / raw noise / re-process pipeline (``camera_noise.py``);
+    ``poisson_gaussian``: signal-dependent noise in linear light only; ``gaussian``: the
+    textbook baseline.
+    """
+    if noise_model == "camera":
+        return add_camera_noise(clean, CameraNoiseRange().sample(rng), rng)
+    if noise_model == "poisson_gaussian":
+        return add_poisson_gaussian_noise(clean, PoissonGaussianRange().sample(rng), rng)
+    if noise_model == "gaussian":
+        return add_gaussian_noise(clean, rng)
+    raise ValueError(f"unknown noise model {noise_model!r}")
 
 
 def dihedral(image: np.ndarray, variant: int) -> np.ndarray:
@@ -51,11 +74,11 @@ class TrainingCrops(Dataset):
         crop_size: int,
         real_fraction: float,
         seed: int,
-        noise_range: PoissonGaussianRange = PoissonGaussianRange(),
+        noise_model: str = "poisson_gaussian",
     ):
         self.crop_size = crop_size
         self.seed = seed
-        self.noise_range = noise_range
+        self.noise_model = noise_model
         self.real_pairs = [p for p in sources.real_pairs if min(p[1].shape[:2]) >= crop_size]
         self.clean_photos = [c for c in sources.clean_photos if min(c.shape[:2]) >= crop_size]
         if not self.real_pairs and not self.clean_photos:
@@ -90,7 +113,7 @@ class TrainingCrops(Dataset):
             photo = self.clean_photos[rng.choice(len(self.clean_photos), p=self.clean_weights)]
             rows, cols = self._crop_window(rng, photo.shape)
             clean = photo[rows, cols].astype(np.float32) / 255.0
-            noisy = add_poisson_gaussian_noise(clean, self.noise_range.sample(rng), rng)
+            noisy = synthesize_noise(clean, self.noise_model, rng)
             # Real pairs are stored as 8-bit files; quantise synthetic ones the same way.
             noisy = np.round(noisy * 255.0) / 255.0
         pair = [np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1)) for x in (noisy, clean)]

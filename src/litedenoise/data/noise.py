@@ -80,3 +80,13 @@ def add_poisson_gaussian_noise(
     photo_electrons = rng.poisson(linear / gains)
     noisy = photo_electrons * gains + rng.normal(0.0, level.read_sigma, linear.shape)
     return linear_to_srgb(noisy).astype(np.float32)
+
+
+GAUSSIAN_SIGMA_RANGE = (1.0 / 255, 12.0 / 255)
+
+
+def add_gaussian_noise(clean_srgb: np.ndarray, rng: np.random.Generator, sigma_range=GAUSSIAN_SIGMA_RANGE) -> np.ndarray:
+    """Plain additive white Gaussian noise in sRGB, sigma uniform in ``sigma_range``: the textbook
+    model, kept as the baseline that realistic synthesis must beat."""
+    sigma = rng.uniform(*sigma_range)
+    return np.clip(clean_srgb + rng.normal(0.0, sigma, clean_srgb.shape), 0.0, 1.0).astype(np.float32)

@@ -47,6 +47,7 @@ class TrainConfig:
     real_pair_sets: list[str] = field(default_factory=lambda: ["polyu:train:crops", "polyu:train:full"])
     clean_photo_dirs: list[str] = field(default_factory=lambda: ["clean/cbsd432"])
     real_fraction: float = 0.5
+    noise_model: str = "poisson_gaussian"  # synthetic noise: camera, poisson_gaussian or gaussian
     stages: list[Stage] = field(default_factory=lambda: [Stage(crop_size=128, batch_size=8, steps=20_000)])
     lr: float = 5e-4
     lr_min: float = 1e-6
@@ -72,6 +73,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in ("student", "teacher"):
             raise LiteDenoiseError(f"model must be student or teacher, got {self.model!r}")
+        if self.noise_model not in ("camera", "poisson_gaussian", "gaussian"):
+            raise LiteDenoiseError(f"noise_model must be camera, poisson_gaussian or gaussian, got {self.noise_model!r}")
         if self.loss not in ("l1", "mse", "charbonnier"):
             raise LiteDenoiseError(f"loss must be l1, mse or charbonnier, got {self.loss!r}")
         if not 0.0 <= self.alpha_teacher <= 1.0:

@@ -74,7 +74,7 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
                 f"stage {index}: crop_size {stage.crop_size} is larger than every image in its sources "
                 f"({', '.join(pair_sets + photo_sets)})"
             )
-        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed))
+        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model))
     return datasets
 
 
