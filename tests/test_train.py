@@ -232,3 +232,10 @@ def test_the_ema_forgets_the_initial_weights_within_tens_of_steps_not_thousands(
             ema.update_parameters(model)
     assert averages["warm-up"].module.weight.item() > 0.9
     assert averages["plain"].module.weight.item() < 0.1  # still ~90% the first weights
+
+
+def test_a_run_stopped_by_its_time_budget_still_validates_and_leaves_best_weights(tmp_path, data_root):
+    config = tiny_config(steps=1000, val_every=10_000, checkpoint_every=10_000, max_minutes=0.0)
+    best = loop.train(config, tmp_path / "run", data_root)
+    assert best.is_file()
+    assert torch.load(tmp_path / "run" / loop.CHECKPOINT_NAME, weights_only=True)["step"] == 1

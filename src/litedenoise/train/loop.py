@@ -280,7 +280,7 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
                 break
             continue
         val_psnr = None
-        if step % config.val_every == 0 or step == config.total_steps:
+        if step % config.val_every == 0 or step == config.total_steps or out_of_time:  # a stop leaves best weights
             val_psnr = evaluate(ema.module, val_pairs, bf16=config.bf16, with_ssim=False)["psnr"]
             writer.add_scalar("val/psnr", val_psnr, step)
             if val_psnr > best_psnr:
