@@ -208,7 +208,8 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"].cpu())
+        if "torch_rng" in state:  # absent in checkpoints from before exact resume
+            torch.set_rng_state(state["torch_rng"].cpu())
         step, best_psnr = int(state["step"]), float(state["best_psnr"])
     trainable = model
     if processes.world_size > 1:
