@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +9,19 @@ def _seeded():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture()
+def data_root(tmp_path):
+    """A tiny training data folder: 3 noisy/clean pairs in pairs/ and one clean photo in photos/."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    for index in range(3):
+        clean = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
+        for kind, image in (("noisy", noisy), ("clean", clean)):
+            (root / "pairs" / kind).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / "pairs" / kind / f"{index}.png")
+    (root / "photos").mkdir()
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(root / "photos" / "p.png")
+    return root

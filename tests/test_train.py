@@ -1,26 +1,10 @@
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.train import loop
 from litedenoise.train.config import Stage, TrainConfig, load_recipe, make_config
 from litedenoise.weights import load_model, read_metadata
-
-
-@pytest.fixture()
-def data_root(tmp_path):
-    rng = np.random.default_rng(0)
-    for index in range(3):
-        clean = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-        noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
-        for kind, image in (("noisy", noisy), ("clean", clean)):
-            (tmp_path / "pairs" / kind).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(tmp_path / "pairs" / kind / f"{index}.png")
-    (tmp_path / "photos").mkdir()
-    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "photos" / "p.png")
-    return tmp_path
 
 
 def tiny_config(crop_size=32, steps=6, **changes) -> TrainConfig:

@@ -6,27 +6,10 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-import pytest
 import torch
-from PIL import Image
 
 from litedenoise.train import loop
 from litedenoise.train.config import config_to_yaml, make_config
-
-
-@pytest.fixture()
-def data_root(tmp_path):
-    rng = np.random.default_rng(0)
-    for index in range(3):
-        clean = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-        noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
-        for kind, image in (("noisy", noisy), ("clean", clean)):
-            (tmp_path / "data" / "pairs" / kind).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(tmp_path / "data" / "pairs" / kind / f"{index}.png")
-    (tmp_path / "data" / "photos").mkdir()
-    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "data" / "photos" / "p.png")
-    return tmp_path / "data"
 
 
 def two_stage_config(**changes):
