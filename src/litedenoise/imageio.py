@@ -146,6 +146,27 @@ def read_image(
     return LoadedImage(pixels, exif, icc_profile, source_format)
 
 
+def read_image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as ``read_image`` would return them (EXIF rotation applied), from the
+    header alone, without decoding the pixels."""
+    path = Path(path)
+    _heif_plugin_available()  # registers the HEIF opener with Pillow on first use
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            # Image.getexif() would decode a PNG to look for a late EXIF chunk; take only what
+            # the header holds: the EXIF block (JPEG, WebP, HEIF, early PNG chunk) or TIFF tags.
+            if "exif" in image.info:
+                exif = Image.Exif()
+                exif.load(image.info["exif"])
+                orientation = exif.get(ExifTags.Base.Orientation, 1)
+            else:
+                orientation = getattr(image, "tag_v2", {}).get(ExifTags.Base.Orientation, 1)
+    except Exception as error:  # Pillow and its plugins raise many types for unreadable headers
+        raise LiteDenoiseError(f"cannot read the header of {path}: {error}") from error
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_rgb_uint8(path: str | Path) -> np.ndarray:
     """Read an image as HxWx3 uint8 RGB in [0, 255], for data loading.
 

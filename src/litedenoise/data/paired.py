@@ -28,10 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ExifTags, Image
-
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.imageio import SUPPORTED_SUFFIXES, _heif_plugin_available
+from litedenoise.imageio import SUPPORTED_SUFFIXES, read_image_size
 
 DATA_ENV_VAR = "LITEDENOISE_DATA"
 POLYU_GROUPS = ("train", "val", "unseen_camera")
@@ -102,7 +100,7 @@ def check_pair_sizes(pairs: list[ImagePair]) -> list[str]:
     problems = []
     for pair in pairs:
         try:
-            noisy, clean = _upright_size(pair.noisy), _upright_size(pair.clean)
+            noisy, clean = read_image_size(pair.noisy), read_image_size(pair.clean)
         except LiteDenoiseError as error:
             problems.append(f"{pair.name}: {error}")
             continue
@@ -224,22 +222,3 @@ def _relative(folder: Path, path: Path) -> str:
 def _listed(items: list[str]) -> str:
     shown = ", ".join(items[:_LISTED])
     return f"{shown} and {len(items) - _LISTED} more" if len(items) > _LISTED else shown
-
-
-def _upright_size(path: Path) -> tuple[int, int]:
-    """Width and height as ``read_image`` returns them, from the header alone."""
-    _heif_plugin_available()  # registers the HEIF opener with Pillow on first use
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            # Image.getexif() would decode a PNG to look for a late EXIF chunk; take only what
-            # the header holds: the EXIF block (JPEG, WebP, HEIF, early PNG chunk) or TIFF tags.
-            if "exif" in image.info:
-                exif = Image.Exif()
-                exif.load(image.info["exif"])
-                orientation = exif.get(ExifTags.Base.Orientation, 1)
-            else:
-                orientation = getattr(image, "tag_v2", {}).get(ExifTags.Base.Orientation, 1)
-    except Exception as error:  # Pillow and its plugins raise many types for unreadable headers
-        raise LiteDenoiseError(f"cannot read the header of {path}: {error}") from error
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
