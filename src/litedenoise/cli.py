@@ -140,13 +140,31 @@ def eval_command(args: argparse.Namespace) -> int:
     images = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in pairs]
     model_name = args.weights or args.model
     results = {"noisy": evaluate(None, images), model_name: evaluate(load_model(model_name), images)}
+    if args.csv:
+        _write_per_image_csv(Path(args.csv), [p.noisy.name for p in pairs], results, overwrite=args.overwrite)
     if args.json:
-        print(json.dumps(results))
+        summary_keys = ("psnr", "ssim", "n", "sec_per_mpix")
+        print(json.dumps({method: {k: scores[k] for k in summary_keys} for method, scores in results.items()}))
         return 0
     print(f"{len(images)} pairs from {folder}{' (' + args.split + ')' if args.split else ''}; PSNR: RGB, 8-bit, per-image mean")
     for method, scores in results.items():
         print(f"{method:>30}: PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}  {scores['sec_per_mpix']:.2f} s/Mpix")
     return 0
+
+
+def _write_per_image_csv(path: Path, names: list[str], results: dict, overwrite: bool) -> None:
+    import csv
+    import io
+
+    from litedenoise.imageio import atomic_write_bytes
+
+    buffer = io.StringIO()
+    rows = csv.writer(buffer)
+    rows.writerow(["method", "image", "psnr", "ssim"])
+    for method, scores in results.items():
+        for name, psnr, ssim in zip(names, scores["per_image_psnr"], scores["per_image_ssim"], strict=True):
+            rows.writerow([method, name, f"{psnr:.4f}", f"{ssim:.5f}"])
+    atomic_write_bytes(path, buffer.getvalue().encode(), overwrite=overwrite)
 
 
 def plot_command(args: argparse.Namespace) -> int:
@@ -184,11 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=demo_command)
 
     evaluate = commands.add_parser("eval", help="PSNR/SSIM on noisy/clean pairs at full resolution")
-    evaluate.add_argument("data_dir", help="a paired folder (noisy/+clean/, original/+denoised/ or SIDD scenes), or the data folder holding polyu/ (with --split)")
+    evaluate.add_argument(
+        "data_dir",
+        help="a paired folder (noisy/+clean/, original/+denoised/ or SIDD scenes), or the data folder holding polyu/ (with --split)",
+    )
     evaluate.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, unseen_camera:full")
     evaluate.add_argument("--model", choices=["student", "teacher"], default="student")
     evaluate.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
+    evaluate.add_argument("--csv", metavar="FILE", help="write per-image PSNR/SSIM rows (method, image, psnr, ssim) here")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     evaluate.set_defaults(handler=eval_command)
 
     train = commands.add_parser("train", help="train a student or teacher")
@@ -197,7 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="folder for checkpoints and logs (keep it outside the repository)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--data", help="data folder (default: $LITEDENOISE_DATA)")
-    train.add_argument("--teacher", metavar="WEIGHTS", help="distil from this frozen teacher (alpha_teacher=0.9 by default)")
+    train.add_argument(
+        "--teacher",
+        metavar="SOURCE",
+        help="distil from this frozen teacher: .safetensors weights, an .onnx file, or a factory "
+        "file.py:function / package.module:function returning an nn.Module (alpha_teacher=0.9 by default)",
+    )
     train.add_argument("--init", metavar="WEIGHTS", help="start from these weights, e.g. fine-tune the shipped student")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
     train.set_defaults(handler=train_command)

@@ -17,11 +17,12 @@ def evaluate(
     *,
     bf16: bool = False,
     with_ssim: bool = True,
-) -> dict[str, float]:
+) -> dict:
     """Mean PSNR (and SSIM) over (noisy, clean) uint8 HxWx3 pairs, in the project's convention.
 
-    ``model`` None scores the noisy input itself. Returns ``psnr``, ``ssim`` (if asked), ``n``
-    and ``sec_per_mpix`` (denoising time only).
+    ``model`` None scores the noisy input itself. Returns ``psnr``, ``ssim`` (if asked), ``n``,
+    ``sec_per_mpix`` (denoising time only) and the per-image values as lists under
+    ``per_image_psnr`` (and ``per_image_ssim``), in the order of ``pairs``.
     """
     if model is not None:
         model.eval()
@@ -34,7 +35,13 @@ def evaluate(
         psnrs.append(psnr(output, clean))
         if with_ssim:
             ssims.append(ssim(output, clean))
-    result = {"psnr": float(np.mean(psnrs)), "n": len(pairs), "sec_per_mpix": seconds / (pixels / 1e6)}
+    result = {
+        "psnr": float(np.mean(psnrs)),
+        "n": len(pairs),
+        "sec_per_mpix": seconds / (pixels / 1e6),
+        "per_image_psnr": [float(v) for v in psnrs],
+    }
     if with_ssim:
         result["ssim"] = float(np.mean(ssims))
+        result["per_image_ssim"] = [float(v) for v in ssims]
     return result

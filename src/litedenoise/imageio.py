@@ -244,6 +244,13 @@ def write_image(
 # --- reading ---------------------------------------------------------------------------------
 
 
+def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` (a report, a table) to ``path`` atomically, refusing what write_image refuses."""
+    path = Path(path)
+    _check_destination(path, overwrite)
+    _write_atomically(path, lambda file: file.write(data), overwrite)
+
+
 def _check_input_file(path: Path) -> None:
     try:
         status = path.stat()

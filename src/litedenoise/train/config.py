@@ -58,14 +58,17 @@ class TrainConfig:
     ema_decay: float = 0.999
     bf16: bool = False  # bf16 autocast: ~3x faster on CPUs with AMX, ~15x slower on AVX2-only ones
     channels_last: bool = True
+    compile: bool = False  # torch.compile the training forward/backward (first steps pay for compiling)
     num_workers: int = 1
     seed: int = 0
     val_set: str = "polyu:val:crops"
     val_every: int = 1000
     checkpoint_every: int = 250
     max_minutes: float | None = None  # stop (and save) after this much wall-clock time
-    # Knowledge distillation: with teacher weights, the loss is
+    # Knowledge distillation: with a teacher, the loss is
     # alpha_teacher * L(student, teacher) + (1 - alpha_teacher) * L(student, ground truth).
+    # The teacher runs online (frozen, eval mode, no grad): our .safetensors weights, an .onnx
+    # file (run by ONNX Runtime) or a factory "file.py:function" / "package.module:function".
     teacher_weights: str | None = None
     alpha_teacher: float = 0.9
     init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
@@ -100,6 +103,11 @@ def _checked_value(name: str, value: object, hint: object) -> object:
             return value
         if option is float and type(value) in (int, float):
             return float(value)
+        if option is float and isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if option == list[str] and isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         if option == list[Stage] and isinstance(value, list) and all(isinstance(v, dict) for v in value):

@@ -23,7 +23,7 @@ from litedenoise.data.paired import resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
-from litedenoise.train import distributed
+from litedenoise.train import distributed, teachers
 from litedenoise.train.config import TrainConfig, config_to_yaml
 from litedenoise.train.losses import distillation_loss, pixel_loss
 from litedenoise.weights import build_model, load_model, parameter_count, save_weights
@@ -60,6 +60,9 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
     for index, stage in enumerate(config.stages):
         pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
         photo_sets = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
+        # sets that no sample is drawn from are neither needed nor decoded
+        pair_sets = [] if config.real_fraction == 0.0 else pair_sets
+        photo_sets = [] if config.real_fraction == 1.0 else photo_sets
         sources = CropSources()
         for spec in pair_sets:
             if spec not in pair_cache:
@@ -109,18 +112,11 @@ def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step
         first_sample += stage.steps * stage.batch_size
 
 
-def load_teacher(config: TrainConfig) -> torch.nn.Module | None:
-    """The frozen teacher (eval mode, no gradients), checked against the crop size, or None."""
-    if config.teacher_weights is None:
-        return None
-    teacher = load_model(config.teacher_weights)
-    for stage in config.stages:
-        if stage.crop_size % teacher.size_multiple:
-            raise LiteDenoiseError(
-                f"teacher {config.teacher_weights} needs sides that are multiples of {teacher.size_multiple}; "
-                f"crop_size {stage.crop_size} is not"
-            )
-    return teacher.requires_grad_(False).eval()
+def frozen_teacher(source: str | torch.nn.Module, name: str, config: TrainConfig) -> torch.nn.Module:
+    """The teacher, frozen and checked against every stage's crop and the input/output convention."""
+    teacher = teachers.load_teacher(source)
+    teachers.check_teacher(teacher, [stage.crop_size for stage in config.stages], name)
+    return teacher
 
 
 def initial_model(config: TrainConfig) -> torch.nn.Module:
@@ -140,7 +136,7 @@ def initial_model(config: TrainConfig) -> torch.nn.Module:
 def training_data_description(config: TrainConfig) -> str:
     return (
         f"real pairs {', '.join(config.real_pair_sets) or 'none'}; "
-        f"Poisson-Gaussian synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}; "
+        f"{config.noise_model} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}; "
         f"real_fraction {config.real_fraction}"
     )
 
@@ -171,25 +167,33 @@ def save_checkpoint(path: Path, **state) -> None:
     temporary.replace(path)
 
 
-def train(config: TrainConfig, run_dir: str | Path, data_root: Path, resume: bool = False) -> Path:
+def train(
+    config: TrainConfig, run_dir: str | Path, data_root: Path, resume: bool = False, teacher: torch.nn.Module | None = None
+) -> Path:
     """Train per ``config``, writing logs and checkpoints to ``run_dir``; returns the best weights' path.
 
-    Under ``torchrun`` every process runs this; rank 0 validates, logs and writes files.
+    ``teacher`` is a distillation teacher given as a module (taking the place of
+    ``config.teacher_weights``). Under ``torchrun`` every process runs this; rank 0 validates,
+    logs and writes files.
     """
     processes = distributed.start()
     try:
-        return _train(config, Path(run_dir), data_root, resume, processes)
+        return _train(config, Path(run_dir), data_root, resume, processes, teacher)
     finally:
         distributed.stop(processes)
 
 
-def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, processes: distributed.Processes) -> Path:
+def _train(
+    config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, processes: distributed.Processes, teacher_module: torch.nn.Module | None
+) -> Path:
     main_process = processes.is_main
     if main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = initial_model(config)
-    teacher = load_teacher(config)
+    teacher_source = teacher_module if teacher_module is not None else config.teacher_weights
+    teacher_name = type(teacher_module).__name__ if teacher_module is not None else config.teacher_weights
+    teacher = None if teacher_source is None else frozen_teacher(teacher_source, teacher_name, config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(processes.device, memory_format=memory_format)
     if teacher is not None:
@@ -214,6 +218,8 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
     trainable = model
     if processes.world_size > 1:
         trainable = torch.nn.parallel.DistributedDataParallel(model, device_ids=[processes.device.index] if processes.device.type == "cuda" else None)
+    if config.compile:
+        trainable = torch.compile(trainable)
 
     datasets = stage_datasets(config, data_root)
     if main_process:
@@ -286,7 +292,7 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
             writer.add_scalar("val/psnr", val_psnr, step)
             if val_psnr > best_psnr:
                 best_psnr = val_psnr
-                save_weights(run_dir / BEST_WEIGHTS_NAME, ema.module, weights_metadata(config, step, val_psnr))
+                save_weights(run_dir / BEST_WEIGHTS_NAME, ema.module, weights_metadata(config, step, val_psnr, teacher_name))
         if step % 50 == 0 or val_psnr is not None:
             mean_loss = running_loss / max(1, running_count)
             running_loss, running_count = 0.0, 0
@@ -308,10 +314,10 @@ def _train(config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, pr
     return run_dir / BEST_WEIGHTS_NAME
 
 
-def weights_metadata(config: TrainConfig, step: int, val_psnr: float) -> dict[str, str]:
+def weights_metadata(config: TrainConfig, step: int, val_psnr: float, teacher_name: str | None) -> dict[str, str]:
     return {
         "data": training_data_description(config),
-        "teacher": f"{config.teacher_weights} (alpha_teacher {config.alpha_teacher})" if config.teacher_weights else "none (supervised)",
+        "teacher": f"{teacher_name} (alpha_teacher {config.alpha_teacher})" if teacher_name else "none (supervised)",
         "recipe": config_to_yaml(config),
         "step": str(step),
         "val_set": config.val_set,

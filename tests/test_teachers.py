@@ -1,0 +1,140 @@
+"""Distillation teachers from our weights, a user's module or an ONNX file, and their checks."""
+
+import pytest
+import torch
+from torch import nn
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.models import LiteDenoiseNet
+from litedenoise.train import loop, teachers
+from litedenoise.train.config import make_config
+from litedenoise.weights import read_metadata
+
+
+def distill_config(teacher: str | None = None, crop_size: int = 32, steps: int = 2):
+    return make_config(dict(
+        width=2, real_pair_sets=["pairs"], clean_photo_dirs=["photos"], val_set="pairs",
+        stages=[{"crop_size": crop_size, "batch_size": 2, "steps": steps}],
+        warmup_steps=1, val_every=steps, checkpoint_every=steps, num_workers=0,
+        teacher_weights=teacher, alpha_teacher=1.0,
+    ))
+
+
+def near_identity_student() -> LiteDenoiseNet:
+    """A tiny student whose residual branch is off: output = input, a valid (if lazy) denoiser."""
+    model = LiteDenoiseNet(width=2)
+    nn.init.zeros_(model.out_conv.weight)
+    nn.init.zeros_(model.out_conv.bias)
+    return model.eval()
+
+
+class Scaled(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def first_logged_loss(run_dir) -> float:
+    return float((run_dir / "log.csv").read_text().splitlines()[1].split(",")[1])
+
+
+def test_a_student_initialised_as_its_own_teacher_starts_with_zero_distillation_loss(tmp_path, data_root):
+    from litedenoise.weights import save_weights
+
+    weights = tmp_path / "start.safetensors"
+    save_weights(weights, near_identity_student(), {})
+    config = distill_config(str(weights), steps=1)
+    config.init_weights = str(weights)
+    loop.train(config, tmp_path / "run", data_root)
+    assert first_logged_loss(tmp_path / "run") < 1e-6
+    # and with ground truth in the mix the same start has a real loss
+    config.alpha_teacher = 0.9
+    loop.train(config, tmp_path / "run2", data_root)
+    assert first_logged_loss(tmp_path / "run2") > 1e-4
+
+
+def test_an_onnx_teacher_runs_in_onnx_runtime_and_matches_the_module_it_came_from(tmp_path):
+    model = LiteDenoiseNet(width=2).eval()
+    path = tmp_path / "teacher.onnx"
+    torch.onnx.export(
+        model, (torch.rand(1, 3, 32, 32),), str(path), dynamo=False, opset_version=17,
+        input_names=["image"], output_names=["denoised"], dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
+    )
+    teacher = teachers.load_teacher(str(path))
+    x = torch.rand(2, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.allclose(teacher(x), model(x), atol=1e-5)
+
+
+def test_a_student_distils_from_an_onnx_teacher(tmp_path, data_root):
+    path = tmp_path / "teacher.onnx"
+    torch.onnx.export(
+        near_identity_student(), (torch.rand(1, 3, 32, 32),), str(path), dynamo=False, opset_version=17,
+        input_names=["image"], output_names=["denoised"], dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
+    )
+    best = loop.train(distill_config(str(path)), tmp_path / "run", data_root)
+    assert str(path) in read_metadata(best)["teacher"]
+
+
+def test_an_onnx_teacher_with_a_static_shape_other_than_the_crop_is_refused(tmp_path, data_root):
+    path = tmp_path / "static.onnx"
+    torch.onnx.export(near_identity_student(), (torch.rand(1, 3, 64, 64),), str(path), dynamo=False, opset_version=17)
+    with pytest.raises(LiteDenoiseError, match="static 64x64 input; crop_size 32"):
+        loop.train(distill_config(str(path)), tmp_path / "run", data_root)
+
+
+def test_a_teacher_from_a_python_file_factory_and_one_given_directly_as_a_module(tmp_path, data_root):
+    script = tmp_path / "my_teacher.py"
+    script.write_text("import torch\n\ndef build():\n    return torch.nn.Identity()\n")
+    best = loop.train(distill_config(f"{script}:build"), tmp_path / "file", data_root)
+    assert f"{script}:build" in read_metadata(best)["teacher"]
+    # an identity teacher with alpha 1 makes the loss the student's distance to its own input
+    best = loop.train(distill_config(), tmp_path / "module", data_root, teacher=near_identity_student())
+    assert "LiteDenoiseNet" in read_metadata(best)["teacher"]
+    assert first_logged_loss(tmp_path / "module") == pytest.approx(first_logged_loss(tmp_path / "file"), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("teacher", "message"),
+    [
+        (Scaled(255.0), r"must take and return RGB in \[0, 1\]"),
+        (nn.Conv2d(3, 1, 1), "must map 1x3xHxW to 1x3xHxW"),
+        (nn.Flatten(), "must map 1x3xHxW to 1x3xHxW"),
+        (nn.Linear(5, 5), "fails on a 1x3x32x32 float input"),
+    ],
+)
+def test_a_teacher_of_the_wrong_convention_is_refused_before_training(tmp_path, data_root, teacher, message):
+    with pytest.raises(LiteDenoiseError, match=message):
+        loop.train(distill_config(), tmp_path / "run", data_root, teacher=teacher)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_teacher_sources_that_cannot_be_loaded_give_one_line_errors(tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not onnx")
+    (tmp_path / "factory.py").write_text("def build():\n    return 42\n")
+    cases = [
+        (str(tmp_path / "missing.onnx"), "not found"),
+        (str(tmp_path / "broken.onnx"), "ONNX Runtime cannot load it"),
+        (f"{tmp_path / 'factory.py'}:build", "returned int, not a torch nn.Module"),
+        (f"{tmp_path / 'factory.py'}:absent", "could not build it"),
+        (f"{tmp_path / 'nowhere.py'}:build", "not found"),
+        ("no_such_package.models:build", "could not build it"),
+    ]
+    for source, message in cases:
+        with pytest.raises(LiteDenoiseError, match=message) as caught:
+            teachers.load_teacher(source)
+        assert "\n" not in str(caught.value)
+
+
+def test_the_shipped_student_passes_the_convention_check_with_a_wide_margin():
+    from litedenoise.weights import load_model
+
+    student = load_model("student")
+    probe = teachers.convention_probe(64)
+    with torch.no_grad():
+        change = (student(probe) - probe).abs().mean().item()
+    assert change < teachers.CONVENTION_TOLERANCE / 4
+    teachers.check_teacher(student, [64], "shipped student")
