@@ -175,7 +175,46 @@ def plot_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1088x1920"`` -> (1088, 1920): height first, as in the NCHW/NHWC shapes."""
+    height, _, width = text.lower().partition("x")
+    if not (height.isdigit() and width.isdigit()):
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 1088x1920, not {text!r}")
+    return int(height), int(width)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from litedenoise.export.convert import export_model
+    from litedenoise.export.file_audit import audit_file
+    from litedenoise.models import LiteDenoiseNet, TeacherNet
+    from litedenoise.weights import load_model
+
+    model = load_model(args.weights or args.model)
+    expected = {"student": LiteDenoiseNet, "teacher": TeacherNet}[args.model]
+    if not isinstance(model, expected):
+        raise LiteDenoiseError(f"{args.weights} holds a {type(model).__name__}, not a {expected.__name__} ({args.model})")
+    path = export_model(
+        model, args.output, format=args.format, precision=args.precision, size=args.size, layout=args.layout, overwrite=args.overwrite
+    )
+    audit = audit_file(path)
+    print(audit.render())
+    print(f"wrote {path}")
+    if audit.ok or args.model == "teacher":  # the teacher is not meant for NPUs: its violations are for information
+        return 0
+    print("litedenoise: error: the exported student uses operations outside the NPU allowlist (see above)", file=sys.stderr)
+    return 1
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    from litedenoise.export.file_audit import audit_file
+
+    audit = audit_file(args.file)
+    print(audit.render())
+    return 0 if audit.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from litedenoise.export.convert import DEFAULT_SIZE, FORMATS, LAYOUTS, PRECISIONS
     from litedenoise.imageio import DEFAULT_MAX_PIXELS
     from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
 
@@ -235,6 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", help="image file to write (default: RUN_DIR/curves.png, redrawn each time)")
     plot.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     plot.set_defaults(handler=plot_command)
+
+    export = commands.add_parser("export", help="export a network to TFLite or ONNX for a fixed input size, then audit the file")
+    export.add_argument("model", choices=["student", "teacher"], help="the architecture (student: shipped weights unless --weights)")
+    export.add_argument("-o", "--output", required=True, help="file to write: NAME.tflite or NAME.onnx")
+    export.add_argument("--format", choices=list(FORMATS), help="default: from the -o suffix")
+    export.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="fp16: fp16 weights (TFLite), fp16 graph with fp32 I/O (ONNX)")
+    default_size = "x".join(map(str, DEFAULT_SIZE))
+    export.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="HxW", help=f"input height x width (default: {default_size})")
+    export.add_argument("--layout", choices=list(LAYOUTS), help="input/output layout (default: nhwc for TFLite; ONNX is nchw only)")
+    export.add_argument("--weights", help="a .safetensors weights file (overrides the shipped student)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    export.set_defaults(handler=export_command)
+
+    audit = commands.add_parser("audit", help="list a .tflite or .onnx file's operators and check them against the NPU allowlist")
+    audit.add_argument("file", help="a .tflite or .onnx file")
+    audit.set_defaults(handler=audit_command)
     return parser
 
 

@@ -1,9 +1,10 @@
 """Proof that a PyTorch model uses only NPU-native operations, read off its ``torch.export`` graph.
 
-Each ``call_function`` node must be an allowed operator *with allowed attributes*: a 3x3
-convolution (stride 1 or 2, dilation 1, groups 1, not transposed), ReLU, nearest 2x upsampling,
-concatenation, addition, constant padding, or a clamp to [0, 1]. Anything else is reported with
-the reason, so a change that sneaks in a PReLU, a 2x2 strided conv or a transposed conv fails.
+Each ``call_function`` node must be an operator of the NPU allowlist (``allowlist.py``) *with
+allowed attributes*: a 3x3 convolution (stride 1 or 2, dilation 1, groups 1, not transposed),
+ReLU, nearest 2x upsampling, concatenation, addition, constant padding, or a clamp to [0, 1].
+Anything else is reported with the reason, so a change that sneaks in a PReLU, a 2x2 strided
+conv or a transposed conv fails.
 """
 
 from __future__ import annotations
@@ -14,17 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-ALLOWED_STRIDES = ((1, 1), (2, 2))
+from litedenoise.export import allowlist
+from litedenoise.export.allowlist import Violation
 
-
-@dataclass(frozen=True)
-class Violation:
-    node: str
-    operator: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.node}: {self.operator}: {self.reason}"
+__all__ = ["TorchAudit", "Violation", "audit_module"]
 
 
 def _arg(node: torch.fx.Node, index: int, default):
@@ -41,44 +35,24 @@ def _shape(node: torch.fx.Node) -> tuple[int, ...]:
 
 def _check_conv2d(node: torch.fx.Node) -> str | None:
     kernel = _shape(node.args[1])[-2:]
-    stride, dilation, groups = _pair(_arg(node, 3, 1)), _pair(_arg(node, 5, 1)), _arg(node, 6, 1)
-    problems = []
-    if kernel != (3, 3):
-        problems.append(f"kernel {kernel[0]}x{kernel[1]} (only 3x3)")
-    if stride not in ALLOWED_STRIDES:
-        problems.append(f"stride {stride} (only 1 or 2)")
-    if dilation != (1, 1):
-        problems.append(f"dilation {dilation} (only 1)")
-    if groups != 1:
-        problems.append(f"groups {groups} (only 1)")
-    return ", ".join(problems) or None
+    return allowlist.conv_problems(kernel, _pair(_arg(node, 3, 1)), _pair(_arg(node, 5, 1)), _arg(node, 6, 1))
 
 
 def _check_upsample(node: torch.fx.Node) -> str | None:
-    input_shape, output_shape = _shape(node.args[0])[-2:], _shape(node)[-2:]
-    if output_shape != (2 * input_shape[0], 2 * input_shape[1]):
-        return f"scale {input_shape}->{output_shape} (only exactly 2x)"
-    return None
+    return allowlist.upsample_problems(_shape(node.args[0])[-2:], _shape(node)[-2:])
 
 
 def _check_clamp(node: torch.fx.Node) -> str | None:
-    low, high = _arg(node, 1, None), _arg(node, 2, None)
-    if (low, high) != (0.0, 1.0):
-        return f"clamp to [{low}, {high}] (only [0, 1])"
-    return None
+    return allowlist.clamp_problems(_arg(node, 1, None), _arg(node, 2, None))
 
 
 def _check_pad(node: torch.fx.Node) -> str | None:
-    value = _arg(node, 2, 0.0)
-    return None if value == 0 else f"pad value {value} (only zero padding)"
+    return allowlist.pad_problems(_arg(node, 2, 0.0))
 
 
-CHECKS = {
+ATTRIBUTE_CHECKS = {
     "aten.conv2d.default": _check_conv2d,
-    "aten.relu.default": lambda node: None,
     "aten.upsample_nearest2d.vec": _check_upsample,
-    "aten.cat.default": lambda node: None,
-    "aten.add.Tensor": lambda node: None,
     "aten.constant_pad_nd.default": _check_pad,
     "aten.clamp.default": _check_clamp,
 }
@@ -104,8 +78,11 @@ def audit_module(model: nn.Module, example_input: torch.Tensor) -> TorchAudit:
             continue
         operator = str(node.target)
         counts[operator] += 1
-        check = CHECKS.get(operator)
-        reason = "operator not NPU-native" if check is None else check(node)
+        if operator not in allowlist.TORCH_OPERATORS:
+            reason = allowlist.NOT_NPU_NATIVE
+        else:
+            check = ATTRIBUTE_CHECKS.get(operator)
+            reason = check(node) if check else None
         if reason:
             violations.append(Violation(node.name, operator, reason))
     return TorchAudit(dict(counts), violations)

@@ -1,0 +1,92 @@
+"""The NPU allowlist: the only operations the student may use, and the attributes each may take.
+
+One list for every audit: the ``torch.export`` graph (``torch_audit.py``) and the exported
+``.tflite`` and ``.onnx`` files (``file_audit.py``). Each row names one operation as each format
+spells it; the rule functions below check the attributes the formats share, so a 5x5 kernel or a
+clamp to [0, 0.5] reads the same whichever file it is found in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONV_KERNEL = (3, 3)
+CONV_STRIDES = ((1, 1), (2, 2))
+CONV_DILATION = (1, 1)
+UPSAMPLE_FACTOR = 2
+CLAMP_RANGE = (0.0, 1.0)
+# TFLite fuses an activation into CONV_2D, ADD, CONCATENATION...; only ReLU (or none) is native.
+FUSED_ACTIVATIONS = ("NONE", "RELU")
+
+NOT_NPU_NATIVE = "operator not NPU-native"
+
+
+@dataclass(frozen=True)
+class NpuOperation:
+    what: str
+    torch: tuple[str, ...]
+    tflite: tuple[str, ...]
+    onnx: tuple[str, ...]
+
+
+ALLOWLIST = (
+    NpuOperation("3x3 convolution, stride 1 or 2, dilation 1, groups 1", ("aten.conv2d.default",), ("CONV_2D",), ("Conv",)),
+    NpuOperation("ReLU", ("aten.relu.default",), ("RELU",), ("Relu",)),
+    NpuOperation("nearest upsampling by exactly 2", ("aten.upsample_nearest2d.vec",), ("RESIZE_NEAREST_NEIGHBOR",), ("Resize",)),
+    NpuOperation("concatenation", ("aten.cat.default",), ("CONCATENATION",), ("Concat",)),
+    NpuOperation("addition", ("aten.add.Tensor",), ("ADD",), ("Add",)),
+    NpuOperation("zero padding", ("aten.constant_pad_nd.default",), ("PAD",), ("Pad",)),
+    # litert-torch lowers torch.clamp(x, 0, 1) to RELU_0_TO_1; ONNX exporters emit Clip(0, 1).
+    NpuOperation("clamp to [0, 1]", ("aten.clamp.default",), ("RELU_0_TO_1",), ("Clip",)),
+    # fp16 exports only: fp16 weights widened to fp32 (TFLite), fp32 I/O cast to and from fp16 (ONNX).
+    NpuOperation("fp16 <-> fp32 conversion", (), ("DEQUANTIZE",), ("Cast",)),
+    NpuOperation("constant tensor (no compute)", (), (), ("Constant",)),
+)
+
+TORCH_OPERATORS = frozenset(name for operation in ALLOWLIST for name in operation.torch)
+TFLITE_OPERATORS = frozenset(name for operation in ALLOWLIST for name in operation.tflite)
+ONNX_OPERATORS = frozenset(name for operation in ALLOWLIST for name in operation.onnx)
+
+
+@dataclass(frozen=True)
+class Violation:
+    node: str
+    operator: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.node}: {self.operator}: {self.reason}"
+
+
+def conv_problems(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], groups: int = 1) -> str | None:
+    problems = []
+    if tuple(kernel) != CONV_KERNEL:
+        problems.append(f"kernel {kernel[0]}x{kernel[1]} (only 3x3)")
+    if tuple(stride) not in CONV_STRIDES:
+        problems.append(f"stride {tuple(stride)} (only 1 or 2)")
+    if tuple(dilation) != CONV_DILATION:
+        problems.append(f"dilation {tuple(dilation)} (only 1)")
+    if groups != 1:
+        problems.append(f"groups {groups} (only 1)")
+    return ", ".join(problems) or None
+
+
+def upsample_problems(input_size: tuple[int, int], output_size: tuple[int, int]) -> str | None:
+    """``input_size`` and ``output_size`` are (height, width)."""
+    if tuple(output_size) != (UPSAMPLE_FACTOR * input_size[0], UPSAMPLE_FACTOR * input_size[1]):
+        return f"scale {tuple(input_size)}->{tuple(output_size)} (only exactly 2x)"
+    return None
+
+
+def clamp_problems(low: float | None, high: float | None) -> str | None:
+    if (low, high) != CLAMP_RANGE:
+        return f"clamp to [{low}, {high}] (only [0, 1])"
+    return None
+
+
+def pad_problems(value: float) -> str | None:
+    return None if value == 0 else f"pad value {value} (only zero padding)"
+
+
+def fused_activation_problems(activation: str) -> str | None:
+    return None if activation in FUSED_ACTIVATIONS else f"fused activation {activation} (only ReLU or none)"

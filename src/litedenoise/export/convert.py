@@ -1,0 +1,135 @@
+"""Export a network to a deployable file: TFLite (through litert-torch) or ONNX (torch.onnx).
+
+Shapes are static: NPUs compile one graph per input size, and the TFLite converter refuses
+dynamic height and width. TFLite files take and give NHWC float32 RGB in [0, 1] by default
+(``litert_torch.to_channel_last_io``, which also removes the layout TRANSPOSE ops); ONNX files
+take and give NCHW. Precision is fp32 or fp16; INT8 is not handled here.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.imageio import atomic_write_bytes
+
+FORMATS = {"tflite": ".tflite", "onnx": ".onnx"}
+PRECISIONS = ("fp32", "fp16")
+LAYOUTS = ("nhwc", "nchw")
+DEFAULT_SIZE = (1088, 1920)  # (height, width): full HD rounded up to a multiple of 16
+ONNX_OPSET = 18  # the torch.onnx (dynamo) exporter's own opset: no version conversion
+
+
+def export_model(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    precision: str = "fp32",
+    size: tuple[int, int] = DEFAULT_SIZE,
+    layout: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model`` for input ``size`` (height, width) to ``path``; returns the path.
+
+    ``format`` is "tflite" or "onnx" (None: from the file suffix). ``layout`` is the file's
+    input/output layout: "nhwc" (the TFLite default) or "nchw" (the only ONNX layout; TFLite then
+    carries TRANSPOSE ops, which the audit flags). ``precision`` "fp16" stores fp16 weights: in
+    TFLite as fp16 constants widened by DEQUANTIZE ops (x86 XNNPACK still computes in fp32, so
+    on a PC this is a size win only); in ONNX weights and activations are fp16, with the fp32
+    input and output cast at the boundary. The file is written atomically: a failed export
+    leaves nothing behind.
+    """
+    path = Path(path)
+    format = _checked_format(path, format)
+    if precision not in PRECISIONS:
+        raise LiteDenoiseError(f"unknown precision {precision!r}: use {' or '.join(PRECISIONS)}")
+    layout = layout or ("nhwc" if format == "tflite" else "nchw")
+    if layout not in LAYOUTS:
+        raise LiteDenoiseError(f"unknown layout {layout!r}: use {' or '.join(LAYOUTS)}")
+    if format == "onnx" and layout != "nchw":
+        raise LiteDenoiseError("ONNX export is NCHW only; drop --layout or use --layout nchw")
+    height, width = _checked_size(model, size)
+    if path.exists() and not overwrite:
+        raise LiteDenoiseError(f"{path} already exists; use --overwrite (overwrite=True) to replace it")
+    if not path.parent.is_dir():
+        raise LiteDenoiseError(f"cannot write {path}: folder {path.parent} does not exist")
+
+    model = model.eval()
+    try:
+        if format == "tflite":
+            data = _tflite_bytes(model, height, width, precision, layout)
+        else:
+            data = _onnx_bytes(model, height, width, precision)
+    except Exception as error:  # converter internals: keep the traceback chained, tell the person one line
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise LiteDenoiseError(f"{format} conversion of {type(model).__name__} failed: {lines[0]}") from error
+    atomic_write_bytes(path, data, overwrite=overwrite)
+    return path
+
+
+def _checked_format(path: Path, format: str | None) -> str:
+    suffix = path.suffix.lower()
+    if format is None:
+        by_suffix = {ending: name for name, ending in FORMATS.items()}
+        if suffix not in by_suffix:
+            raise LiteDenoiseError(f"cannot tell the format of {path}: name it .tflite or .onnx, or give the format")
+        return by_suffix[suffix]
+    if format not in FORMATS:
+        raise LiteDenoiseError(f"unknown format {format!r}: use {' or '.join(FORMATS)}")
+    if suffix != FORMATS[format]:
+        raise LiteDenoiseError(f"{path}: a {format} file must end in {FORMATS[format]}")
+    return format
+
+
+def _checked_size(model: nn.Module, size: tuple[int, int]) -> tuple[int, int]:
+    multiple = getattr(model, "size_multiple", 1)
+    if len(size) != 2 or any(not isinstance(side, int) or side <= 0 for side in size):
+        raise LiteDenoiseError(f"size must be two positive integers (height, width), got {size!r}")
+    if any(side % multiple for side in size):
+        raise LiteDenoiseError(f"size {size[0]}x{size[1]} is not a multiple of {multiple} ({type(model).__name__} needs sides divisible by {multiple})")
+    return size[0], size[1]
+
+
+def _tflite_bytes(model: nn.Module, height: int, width: int, precision: str, layout: str) -> bytes:
+    import litert_torch
+
+    if layout == "nhwc":
+        model = litert_torch.to_channel_last_io(model, args=[0], outputs=[0]).eval()
+        sample = torch.rand(1, height, width, 3)
+    else:
+        sample = torch.rand(1, 3, height, width)
+    data = litert_torch.convert(model, (sample,)).model_content()
+    return _fp16_weights(data) if precision == "fp16" else data
+
+
+def _fp16_weights(tflite: bytes) -> bytes:
+    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer
+
+    weights = quantizer.Quantizer(bytearray(tflite))
+    weights.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 16, algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
+    return bytes(weights.quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model)
+
+
+class _Fp16(nn.Module):
+    """fp32 image in, fp16 network, fp32 image out: the exporter writes the two Casts."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = copy.deepcopy(model).half()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.half()).float()
+
+
+def _onnx_bytes(model: nn.Module, height: int, width: int, precision: str) -> bytes:
+    # fp16 through torch rather than an fp32->fp16 graph rewrite: onnxruntime's float16 tool
+    # leaves its Casts out of topological order and stale value types that break shape inference.
+    model = _Fp16(model).eval() if precision == "fp16" else model
+    sample = torch.rand(1, 3, height, width)
+    program = torch.onnx.export(model, (sample,), opset_version=ONNX_OPSET, input_names=["image"], output_names=["denoised"], external_data=False, dynamo=True)
+    return program.model_proto.SerializeToString()

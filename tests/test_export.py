@@ -1,0 +1,241 @@
+"""Export to TFLite and ONNX, the file audit, and the ``export`` / ``audit`` commands.
+
+The student here is width 4, not 2: at width 2 the first LiteBlock squeezes to one channel, and
+the TFLite converter rewrites a one-input-channel conv as DEPTHWISE_CONV_2D (not on the
+allowlist); from width 4 up (the shipped model is 16) every conv stays CONV_2D. Images are
+64x64 and the teacher width 2 at 16x16, so each conversion takes seconds on two busy cores.
+
+Tolerances against PyTorch (max abs error on [0, 1] outputs): fp32 1e-5 (measured ~6e-8),
+fp16 TFLite weights 1e-3 (measured ~3e-5), fp16 ONNX graph 2e-3 (measured ~3e-4).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from ai_edge_litert.interpreter import Interpreter
+from torch import nn
+
+from litedenoise.cli import main
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.export.convert import export_model
+from litedenoise.export.file_audit import audit_file
+from litedenoise.models import LiteDenoiseNet, TeacherNet
+from litedenoise.weights import save_weights
+
+SIZE = (64, 64)
+STUDENT_TFLITE_OPERATORS = {"CONV_2D", "ADD", "PAD", "RESIZE_NEAREST_NEIGHBOR", "CONCATENATION", "RELU_0_TO_1"}
+STUDENT_ONNX_OPERATORS = {"Conv", "Relu", "Add", "Resize", "Concat", "Clip"}
+
+
+@pytest.fixture(scope="module")
+def student():
+    torch.manual_seed(0)
+    return LiteDenoiseNet(width=4).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(student, tmp_path_factory):
+    """The student exported once in each format and precision: {(format, precision): path}."""
+    folder = tmp_path_factory.mktemp("exported")
+    files = {}
+    for file_format in ("tflite", "onnx"):
+        for precision in ("fp32", "fp16"):
+            path = folder / f"student_{precision}.{file_format}"
+            files[file_format, precision] = export_model(student, path, precision=precision, size=SIZE)
+    return files
+
+
+@pytest.fixture(scope="module")
+def image():
+    return torch.rand(1, 3, *SIZE, generator=torch.Generator().manual_seed(1))
+
+
+def run_tflite(path: Path, nhwc: np.ndarray) -> np.ndarray:
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], nhwc)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def run_onnx(path: Path, nchw: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": nchw})[0]
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-5), ("fp16", 1e-3)])
+def test_student_tflite_is_npu_clean_nhwc_and_matches_pytorch(exported, student, image, precision, tolerance):
+    path = exported["tflite", precision]
+    audit = audit_file(path)
+    assert audit.ok, audit.render()
+    expected_operators = STUDENT_TFLITE_OPERATORS | ({"DEQUANTIZE"} if precision == "fp16" else set())
+    assert set(audit.operator_counts()) == expected_operators
+    assert audit.inputs[0].endswith("float32[1, 64, 64, 3]")
+    with torch.no_grad():
+        expected = student(image).permute(0, 2, 3, 1).numpy()
+    output = run_tflite(path, image.permute(0, 2, 3, 1).contiguous().numpy())
+    assert output.shape == (1, *SIZE, 3)
+    assert np.abs(output - expected).max() < tolerance
+
+
+def test_fp16_tflite_stores_fp16_weights_at_about_half_the_size(exported):
+    fp16 = audit_file(exported["tflite", "fp16"])
+    assert any(row.operator == "DEQUANTIZE" and row.attributes == "float16 -> float32" for row in fp16.operators)
+    assert exported["tflite", "fp16"].stat().st_size < 0.6 * exported["tflite", "fp32"].stat().st_size
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-5), ("fp16", 2e-3)])
+def test_student_onnx_is_npu_clean_nchw_and_matches_pytorch(exported, student, image, precision, tolerance):
+    path = exported["onnx", precision]
+    audit = audit_file(path)
+    assert audit.ok, audit.render()
+    assert set(audit.operator_counts()) == STUDENT_ONNX_OPERATORS | ({"Cast"} if precision == "fp16" else set())
+    assert audit.inputs == ["image: float32[1, 3, 64, 64]"]
+    assert onnx.load(str(path)).opset_import[0].version >= 17
+    with torch.no_grad():
+        expected = student(image).numpy()
+    assert np.abs(run_onnx(path, image.numpy()) - expected).max() < tolerance
+
+
+def test_the_audit_table_lists_every_operator_with_kernel_stride_and_verdict(exported):
+    text = audit_file(exported["tflite", "fp32"]).render()
+    assert "CONV_2D" in text and "3x3 stride 2 dilation 1 VALID fused RELU" in text
+    assert "RESIZE_NEAREST_NEIGHBOR" in text and "32x32 -> 64x64" in text
+    assert text.splitlines()[-1].startswith("OK: all")
+
+
+def test_tflite_audit_names_the_teachers_transposed_conv_2x2_conv_and_prelu(tmp_path):
+    # the teacher's three non-NPU layers; the whole tiny TeacherNet takes ~20 s to convert here
+    teachers_layers = nn.Sequential(nn.Conv2d(3, 4, 2, stride=2), nn.PReLU(4), nn.ConvTranspose2d(4, 3, 2, stride=2)).eval()
+    audit = audit_file(export_model(teachers_layers, tmp_path / "teacher.tflite", size=(16, 16)))
+    assert not audit.ok
+    reasons = {(v.operator, v.reason) for v in audit.violations}
+    assert ("TRANSPOSE_CONV", "operator not NPU-native") in reasons
+    assert ("CONV_2D", "kernel 2x2 (only 3x3)") in reasons
+    # litert-torch lowers PReLU to relu(x) - alpha * relu(-x): the MUL and SUB are what is left of it
+    assert {"MUL", "SUB"} <= {operator for operator, _ in reasons}
+    assert "NOT NPU-ready" in audit.render()
+
+
+def test_teacher_onnx_audit_names_prelu_and_transposed_conv(tmp_path):
+    torch.manual_seed(0)
+    audit = audit_file(export_model(TeacherNet(width=2), tmp_path / "teacher.onnx", size=(16, 16)))
+    operators = {v.operator for v in audit.violations if v.reason == "operator not NPU-native"}
+    assert {"PRelu", "ConvTranspose"} <= operators
+    assert any(v.operator == "Conv" and "kernel 2x2" in v.reason for v in audit.violations)
+
+
+def test_a_fused_relu6_is_flagged(tmp_path):
+    class ConvRelu6(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            return nn.functional.relu6(self.conv(x))
+
+    audit = audit_file(export_model(ConvRelu6().eval(), tmp_path / "relu6.tflite", size=(16, 16)))
+    assert [v.reason for v in audit.violations] == ["fused activation RELU6 (only ReLU or none)"]
+
+
+def test_dynamic_shapes_and_non_nearest_resize_are_flagged(tmp_path):
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "height", "width"])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, None, None])
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 2])
+    resize = helper.make_node("Resize", ["image", "", "scales"], ["out"], mode="linear")
+    graph = helper.make_graph([resize], "g", [image], [out], initializer=[scales])
+    path = tmp_path / "dynamic.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    audit = audit_file(path)
+    reasons = [str(v) for v in audit.violations]
+    assert any("input image" in r and "dynamic shape" in r for r in reasons)
+    assert any("mode linear (only nearest)" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"size": (40, 64)}, "size 40x64 is not a multiple of 16"),
+        ({"format": "coreml"}, "unknown format 'coreml'"),
+        ({"precision": "int8"}, "unknown precision 'int8'"),
+        ({"layout": "nhwc", "format": "onnx"}, "ONNX export is NCHW only"),
+    ],
+)
+def test_bad_export_options_give_one_line_errors_and_write_nothing(student, tmp_path, options, message):
+    name = "out.onnx" if options.get("format") == "onnx" else "out.tflite"
+    with pytest.raises(LiteDenoiseError, match=message) as error:
+        export_model(student, tmp_path / name, **{"size": SIZE, **options})
+    assert "\n" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_is_kept_without_overwrite(student, tmp_path):
+    path = tmp_path / "out.onnx"
+    path.write_bytes(b"mine")
+    with pytest.raises(LiteDenoiseError, match="already exists; use --overwrite") as error:
+        export_model(student, path, size=SIZE)
+    assert "\n" not in str(error.value)
+    assert path.read_bytes() == b"mine" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_file_that_is_no_model_gives_a_one_line_error(tmp_path):
+    path = tmp_path / "notes.onnx"
+    path.write_bytes(b"\xff\xff not a protobuf")
+    with pytest.raises(LiteDenoiseError, match="not a readable ONNX file") as error:
+        audit_file(path)
+    assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    save_weights(folder / "student.safetensors", LiteDenoiseNet(width=4), {"data": "test"})
+    save_weights(folder / "teacher.safetensors", TeacherNet(width=2), {"data": "test"})
+    return folder
+
+
+def test_cli_export_writes_and_audits_the_student(weights, tmp_path, capsys):
+    output = tmp_path / "student.onnx"
+    code = main(["export", "student", "--weights", str(weights / "student.safetensors"), "--size", "64x64", "-o", str(output)])
+    assert code == 0 and output.is_file()
+    printed = capsys.readouterr().out
+    assert "OK: all" in printed and f"wrote {output}" in printed
+    assert main(["audit", str(output)]) == 0
+
+
+def test_cli_export_lists_the_teachers_violations_but_succeeds_and_audit_fails_on_them(weights, tmp_path, capsys):
+    output = tmp_path / "teacher.onnx"
+    assert main(["export", "teacher", "--weights", str(weights / "teacher.safetensors"), "--size", "16x16", "-o", str(output)]) == 0
+    assert "PRelu" in capsys.readouterr().out
+    assert main(["audit", str(output)]) == 1
+
+
+def test_cli_export_of_a_student_with_a_violation_exits_1(weights, tmp_path, capsys):
+    # NCHW TFLite I/O brings TRANSPOSE ops, which are not on the allowlist
+    output = tmp_path / "student.tflite"
+    arguments = ["export", "student", "--weights", str(weights / "student.safetensors"), "--size", "64x64", "--layout", "nchw", "-o", str(output)]
+    assert main(arguments) == 1
+    captured = capsys.readouterr()
+    assert "TRANSPOSE" in captured.out and "outside the NPU allowlist" in captured.err
+
+
+def test_cli_export_errors_are_one_line(weights, tmp_path, capsys):
+    arguments = ["export", "student", "--weights", str(weights / "student.safetensors"), "-o", str(tmp_path / "s.tflite")]
+    assert main([*arguments, "--size", "40x64"]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    with pytest.raises(SystemExit) as usage:
+        main([*arguments, "--size", "64by64"])
+    assert usage.value.code == 2
+    assert main(["export", "student", "--weights", str(weights / "teacher.safetensors"), "-o", str(tmp_path / "s.onnx")]) == 1
+    assert "holds a TeacherNet, not a LiteDenoiseNet" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
