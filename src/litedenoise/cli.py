@@ -194,7 +194,17 @@ def export_command(args: argparse.Namespace) -> int:
     if not isinstance(model, expected):
         raise LiteDenoiseError(f"{args.weights} holds a {type(model).__name__}, not a {expected.__name__} ({args.model})")
     path = export_model(
-        model, args.output, format=args.format, precision=args.precision, size=args.size, layout=args.layout, overwrite=args.overwrite
+        model,
+        args.output,
+        format=args.format,
+        precision=args.precision,
+        size=args.size,
+        layout=args.layout,
+        overwrite=args.overwrite,
+        calibration=args.calibration,
+        calibration_size=args.calibration_size,
+        calibration_images=args.calibration_images,
+        data=args.data,
     )
     audit = audit_file(path)
     print(audit.render())
@@ -215,6 +225,7 @@ def audit_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from litedenoise.export.convert import DEFAULT_SIZE, FORMATS, LAYOUTS, PRECISIONS
+    from litedenoise.export.quantize import DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE
     from litedenoise.imageio import DEFAULT_MAX_PIXELS
     from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
 
@@ -279,12 +290,35 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", choices=["student", "teacher"], help="the architecture (student: shipped weights unless --weights)")
     export.add_argument("-o", "--output", required=True, help="file to write: NAME.tflite or NAME.onnx")
     export.add_argument("--format", choices=list(FORMATS), help="default: from the -o suffix")
-    export.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="fp16: fp16 weights (TFLite), fp16 graph with fp32 I/O (ONNX)")
+    export.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="fp32",
+        help="fp16: fp16 weights (TFLite), fp16 graph with fp32 I/O (ONNX); int8 / a16w8 (TFLite only): int8 weights, "
+        "int8 / int16 activations, float32 I/O, calibrated on images (a16w8 is for NPUs: very slow on PC CPUs)",
+    )
     default_size = "x".join(map(str, DEFAULT_SIZE))
     export.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="HxW", help=f"input height x width (default: {default_size})")
     export.add_argument("--layout", choices=list(LAYOUTS), help="input/output layout (default: nhwc for TFLite; ONNX is nchw only)")
     export.add_argument("--weights", help="a .safetensors weights file (overrides the shipped student)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    export.add_argument("--calibration", metavar="DIR", help="int8/a16w8: folder of images to calibrate on (default: the PolyU train crops in the data folder)")
+    export.add_argument("--data", metavar="DIR", help="int8/a16w8: data folder holding polyu/ (default: $LITEDENOISE_DATA)")
+    default_crop = "x".join(map(str, DEFAULT_CALIBRATION_SIZE))
+    export.add_argument(
+        "--calibration-size",
+        type=parse_size,
+        default=DEFAULT_CALIBRATION_SIZE,
+        metavar="HxW",
+        help=f"int8/a16w8: centre crop calibrated on (default: {default_crop})",
+    )
+    export.add_argument(
+        "--calibration-images",
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        metavar="N",
+        help=f"int8/a16w8: at most N images, evenly spaced by name (default: {DEFAULT_CALIBRATION_IMAGES})",
+    )
     export.set_defaults(handler=export_command)
 
     audit = commands.add_parser("audit", help="list a .tflite or .onnx file's operators and check them against the NPU allowlist")

@@ -19,6 +19,10 @@ CLAMP_RANGE = (0.0, 1.0)
 FUSED_ACTIVATIONS = ("NONE", "RELU")
 
 NOT_NPU_NATIVE = "operator not NPU-native"
+# An integer graph (int8 / a16w8 export) computes in these activation types between the input
+# QUANTIZE and the output DEQUANTIZE; float compute there would leave the NPU.
+INTEGER_ACTIVATIONS = ("int8", "int16")
+FLOAT_COMPUTE_IN_INTEGER_GRAPH = "float compute inside an integer graph (only integer between the input QUANTIZE and the output DEQUANTIZE)"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ ALLOWLIST = (
     NpuOperation("clamp to [0, 1]", ("aten.clamp.default",), ("RELU_0_TO_1",), ("Clip",)),
     # fp16 exports only: fp16 weights widened to fp32 (TFLite), fp32 I/O cast to and from fp16 (ONNX).
     NpuOperation("fp16 <-> fp32 conversion", (), ("DEQUANTIZE",), ("Cast",)),
+    # int8 / a16w8 TFLite only, and only at the boundary (conversion_problems): the float32
+    # image quantised after the input, the integer result dequantised before the output.
+    NpuOperation("float32 <-> integer conversion at the input and output", (), ("QUANTIZE", "DEQUANTIZE"), ()),
     NpuOperation("constant tensor (no compute)", (), (), ("Constant",)),
 )
 
@@ -86,6 +93,20 @@ def clamp_problems(low: float | None, high: float | None) -> str | None:
 
 def pad_problems(value: float) -> str | None:
     return None if value == 0 else f"pad value {value} (only zero padding)"
+
+
+def conversion_problems(operator: str, source: str, target: str, *, at_input: bool, at_output: bool) -> str | None:
+    """QUANTIZE / DEQUANTIZE from dtype ``source`` to ``target``: fp16 weights widened to float32,
+    the float32 input quantised (``at_input``: it reads a graph input) or the integer result
+    dequantised (``at_output``: it writes a graph output). Anything else, such as an int8 -> int8
+    requantisation, is a conversion inside the graph."""
+    if operator == "DEQUANTIZE" and (source, target) == ("float16", "float32"):
+        return None
+    if operator == "QUANTIZE" and source == "float32" and target in INTEGER_ACTIVATIONS and at_input:
+        return None
+    if operator == "DEQUANTIZE" and source in INTEGER_ACTIVATIONS and target == "float32" and at_output:
+        return None
+    return f"{source} -> {target} inside the graph (only fp16 weights -> float32, float32 input -> integer, integer -> float32 output)"
 
 
 def fused_activation_problems(activation: str) -> str | None:

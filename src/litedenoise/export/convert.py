@@ -3,7 +3,8 @@
 Shapes are static: NPUs compile one graph per input size, and the TFLite converter refuses
 dynamic height and width. TFLite files take and give NHWC float32 RGB in [0, 1] by default
 (``litert_torch.to_channel_last_io``, which also removes the layout TRANSPOSE ops); ONNX files
-take and give NCHW. Precision is fp32 or fp16; INT8 is not handled here.
+take and give NCHW. Precision is fp32 or fp16 (both formats), or int8 or a16w8 (TFLite only:
+full-integer post-training quantisation calibrated on images, ``quantize.py``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.export.quantize import ACTIVATION_BITS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE, calibration_crops, quantize_tflite
 from litedenoise.imageio import atomic_write_bytes
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx"}
-PRECISIONS = ("fp32", "fp16")
+INTEGER_PRECISIONS = tuple(ACTIVATION_BITS)  # int8, a16w8: TFLite only
+PRECISIONS = ("fp32", "fp16", *INTEGER_PRECISIONS)
 LAYOUTS = ("nhwc", "nchw")
 DEFAULT_SIZE = (1088, 1920)  # (height, width): full HD rounded up to a multiple of 16
 ONNX_OPSET = 18  # the torch.onnx (dynamo) exporter's own opset: no version conversion
@@ -33,6 +37,10 @@ def export_model(
     size: tuple[int, int] = DEFAULT_SIZE,
     layout: str | None = None,
     overwrite: bool = False,
+    calibration: str | Path | None = None,
+    calibration_size: tuple[int, int] = DEFAULT_CALIBRATION_SIZE,
+    calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+    data: str | Path | None = None,
 ) -> Path:
     """Write ``model`` for input ``size`` (height, width) to ``path``; returns the path.
 
@@ -41,8 +49,18 @@ def export_model(
     carries TRANSPOSE ops, which the audit flags). ``precision`` "fp16" stores fp16 weights: in
     TFLite as fp16 constants widened by DEQUANTIZE ops (x86 XNNPACK still computes in fp32, so
     on a PC this is a size win only); in ONNX weights and activations are fp16, with the fp32
-    input and output cast at the boundary. The file is written atomically: a failed export
-    leaves nothing behind.
+    input and output cast at the boundary.
+
+    ``precision`` "int8" (int8 activations) and "a16w8" (int16 activations) write a full-integer
+    TFLite file with int8 per-channel weights that still takes and gives float32 in [0, 1]: one
+    QUANTIZE after the input, one DEQUANTIZE before the output. It is calibrated on centre crops
+    of ``calibration_size`` (height, width) from up to ``calibration_images`` images of the folder
+    ``calibration``, or, with None, of the noisy PolyU train crops in the data folder ``data``
+    (default ``$LITEDENOISE_DATA``). The network is converted at the crop size for calibration and
+    again at ``size``, and the per-tensor ranges are carried over (``quantize.py`` says how), so
+    calibration memory does not grow with ``size``.
+
+    The file is written atomically: a failed export leaves nothing behind.
     """
     path = Path(path)
     format = _checked_format(path, format)
@@ -53,22 +71,40 @@ def export_model(
         raise LiteDenoiseError(f"unknown layout {layout!r}: use {' or '.join(LAYOUTS)}")
     if format == "onnx" and layout != "nchw":
         raise LiteDenoiseError("ONNX export is NCHW only; drop --layout or use --layout nchw")
+    integer = precision in INTEGER_PRECISIONS
+    if integer and format != "tflite":
+        raise LiteDenoiseError(f"{precision} export is TFLite only; write a .tflite file or use fp32/fp16 for ONNX")
+    if not integer and (calibration is not None or data is not None):
+        raise LiteDenoiseError(f"calibration images (--calibration, --data) are for int8 and a16w8 exports, not {precision}")
     height, width = _checked_size(model, size)
     if path.exists() and not overwrite:
         raise LiteDenoiseError(f"{path} already exists; use --overwrite (overwrite=True) to replace it")
     if not path.parent.is_dir():
         raise LiteDenoiseError(f"cannot write {path}: folder {path.parent} does not exist")
 
+    crops = None
+    if integer:  # read the images before the slow conversions: a bad folder fails in a second
+        crop_size = _checked_size(model, calibration_size, what="calibration size")
+        crops = calibration_crops(calibration, crop_size, calibration_images, data)
+        if layout == "nchw":
+            crops = [np.ascontiguousarray(crop.transpose(0, 3, 1, 2)) for crop in crops]
+
     model = model.eval()
     try:
-        if format == "tflite":
-            data = _tflite_bytes(model, height, width, precision, layout)
+        if format == "onnx":
+            content = _onnx_bytes(model, height, width, precision)
+        elif not integer:
+            content = _tflite_bytes(model, height, width, precision, layout)
         else:
-            data = _onnx_bytes(model, height, width, precision)
+            content = _tflite_bytes(model, height, width, "fp32", layout)
+            calibration_model = content if crop_size == (height, width) else _tflite_bytes(model, *crop_size, "fp32", layout)
+            content = quantize_tflite(content, calibration_model, crops, precision, num_threads=torch.get_num_threads())
+    except LiteDenoiseError:
+        raise
     except Exception as error:  # converter internals: keep the traceback chained, tell the person one line
         lines = str(error).strip().splitlines() or [type(error).__name__]
-        raise LiteDenoiseError(f"{format} conversion of {type(model).__name__} failed: {lines[0]}") from error
-    atomic_write_bytes(path, data, overwrite=overwrite)
+        raise LiteDenoiseError(f"{format} {precision} conversion of {type(model).__name__} failed: {lines[0]}") from error
+    atomic_write_bytes(path, content, overwrite=overwrite)
     return path
 
 
@@ -86,12 +122,12 @@ def _checked_format(path: Path, format: str | None) -> str:
     return format
 
 
-def _checked_size(model: nn.Module, size: tuple[int, int]) -> tuple[int, int]:
+def _checked_size(model: nn.Module, size: tuple[int, int], what: str = "size") -> tuple[int, int]:
     multiple = getattr(model, "size_multiple", 1)
     if len(size) != 2 or any(not isinstance(side, int) or side <= 0 for side in size):
-        raise LiteDenoiseError(f"size must be two positive integers (height, width), got {size!r}")
+        raise LiteDenoiseError(f"{what} must be two positive integers (height, width), got {size!r}")
     if any(side % multiple for side in size):
-        raise LiteDenoiseError(f"size {size[0]}x{size[1]} is not a multiple of {multiple} ({type(model).__name__} needs sides divisible by {multiple})")
+        raise LiteDenoiseError(f"{what} {size[0]}x{size[1]} is not a multiple of {multiple} ({type(model).__name__} needs sides divisible by {multiple})")
     return size[0], size[1]
 
 

@@ -3,7 +3,10 @@
 The torch-side audit proves what PyTorch hands the converter; this one reads what the converter
 actually wrote: every operator with its count, tensor dtypes and key attributes (kernel, stride,
 dilation, fused activation, resize mode...), each checked against the allowlist, plus inputs and
-outputs with dynamic dimensions. ``FileAudit.render()`` prints it as a table.
+outputs with dynamic dimensions. A TFLite graph with integer activations (int8 or a16w8 export)
+must stay integer between the input and the output: QUANTIZE / DEQUANTIZE are allowed only there,
+and an operator reading or writing a float activation is flagged. ``FileAudit.render()`` prints
+it as a table.
 """
 
 from __future__ import annotations
@@ -153,12 +156,18 @@ def _audit_tflite(path: Path, data: bytes) -> FileAudit:
                 if any(side < 0 for side in signature):
                     collected.dynamic(f"{prefix}{kind} {tensor.name.decode()}", signature)
 
-        for op_index, op in enumerate(subgraph.operators or []):
+        operators = subgraph.operators or []
+        integer_graph = any(graph.dtype(i) in allowlist.INTEGER_ACTIVATIONS for op in operators for i in op.outputs)
+        for op_index, op in enumerate(operators):
             name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) or "UNKNOWN"
             if name == "CUSTOM":
                 name = f"CUSTOM:{model.operatorCodes[op.opcodeIndex].customCode.decode()}"
             dtypes = {graph.dtype(i) for i in [*op.inputs, *op.outputs] if i >= 0}
             attributes, problem = _tflite_attributes(name, op, graph)
+            if integer_graph and name not in ("QUANTIZE", "DEQUANTIZE"):
+                activation_dtypes = {graph.dtype(i) for i in [*op.inputs, *op.outputs] if i >= 0 and graph.constant(i) is None}
+                if activation_dtypes & {"float32", "float16"}:
+                    problem = _join(problem, allowlist.FLOAT_COMPUTE_IN_INTEGER_GRAPH)
             activation = activations.get(getattr(op.builtinOptions, "fusedActivationFunction", 0), "?")
             if activation != "NONE":
                 attributes = f"{attributes} fused {activation}".strip()
@@ -199,8 +208,9 @@ def _tflite_attributes(name: str, op: Any, graph: _TfliteGraph) -> tuple[str, st
         return f"pads {'?' if amounts is None else amounts.view(np.int32).reshape(-1, 2).tolist()}", None
     if name in ("DEQUANTIZE", "QUANTIZE"):
         source, target = graph.dtype(inputs[0]), graph.dtype(op.outputs[0])
-        fp16_weights = name == "DEQUANTIZE" and (source, target) == ("float16", "float32")
-        return f"{source} -> {target}", None if fp16_weights else f"{source} -> {target} (only fp16 weights -> float32)"
+        at_input, at_output = inputs[0] in graph.graph.inputs, op.outputs[0] in graph.graph.outputs
+        text = f"{source} -> {target}" + " at input" * at_input + " at output" * at_output
+        return text, allowlist.conversion_problems(name, source, target, at_input=at_input, at_output=at_output)
     return "", None
 
 
