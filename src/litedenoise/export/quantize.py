@@ -204,6 +204,7 @@ def _integer_clamp(model_bytes: bytes, bits: int) -> bytes:
     from ai_edge_litert.tools import flatbuffer_utils
 
     model = _read(model_bytes)
+    _inline_buffers(model, model_bytes)
     (graph,) = model.subgraphs
     operators = graph.operators
 
@@ -231,6 +232,17 @@ def _integer_clamp(model_bytes: bytes, bits: int) -> bytes:
             clamp.builtinOptionsType, clamp.builtinOptions = 0, None
         operators[source], operators[position] = clamp, dequantize
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _inline_buffers(model, model_bytes: bytes) -> None:
+    """Move constant data stored after the flatbuffer (offset/size buffers, which the quantizer
+    writes) into the buffers themselves: re-packing the model would drop it otherwise."""
+    import numpy as np
+
+    for buffer in model.buffers:
+        if buffer.offset and buffer.offset > 1:
+            buffer.data = np.frombuffer(model_bytes, dtype=np.uint8, count=buffer.size, offset=buffer.offset).copy()
+            buffer.offset, buffer.size = 0, 0
 
 
 def _operator_code(model, builtin: int, version: int) -> int:
