@@ -399,7 +399,9 @@ def test_a_full_width_int8_student_keeps_its_weights_and_loads(calibration_folde
     # The quantizer stores large constants after the flatbuffer; moving the clamp re-packs the
     # model, which once dropped them and left a 94 KB file that LiteRT refused to load.
     torch.manual_seed(0)
-    path = export_model(LiteDenoiseNet().eval(), tmp_path / "full.tflite", precision="int8", size=(32, 32), calibration=calibration_folder, calibration_size=(32, 32))
+    path = export_model(
+        LiteDenoiseNet().eval(), tmp_path / "full.tflite", precision="int8", size=(32, 32), calibration=calibration_folder, calibration_size=(32, 32)
+    )
     assert path.stat().st_size > 1_900_000  # 1.96M int8 weights
     interpreter = Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
