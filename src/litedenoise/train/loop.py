@@ -191,8 +191,10 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = initial_model(config)
-    teacher_source = teacher_module if teacher_module is not None else config.teacher_weights
-    teacher_name = type(teacher_module).__name__ if teacher_module is not None else config.teacher_weights
+    if teacher_module is not None:
+        teacher_source, teacher_name = teacher_module, type(teacher_module).__name__
+    else:
+        teacher_source = teacher_name = config.teacher_weights
     teacher = None if teacher_source is None else frozen_teacher(teacher_source, teacher_name, config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(processes.device, memory_format=memory_format)
