@@ -175,7 +175,7 @@ def test_dynamic_shapes_and_non_nearest_resize_are_flagged(tmp_path):
         ({"format": "coreml"}, "unknown format 'coreml'"),
         ({"precision": "int4"}, "unknown precision 'int4'"),
         ({"layout": "nhwc", "format": "onnx"}, "ONNX export is NCHW only"),
-        ({"precision": "int8", "format": "onnx"}, "int8 export is TFLite only"),
+        ({"precision": "a16w8", "format": "onnx"}, "a16w8 export is TFLite only"),
         ({"calibration": "photos"}, "calibration images .* are for int8 and a16w8 exports, not fp32"),
         ({"precision": "int8", "calibration_size": (40, 40)}, "calibration size 40x40 is not a multiple of 16"),
     ],
@@ -406,3 +406,69 @@ def test_a_full_width_int8_student_keeps_its_weights_and_loads(calibration_folde
     interpreter = Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
     assert audit_file(path).ok
+
+
+def test_int8_ranges_cover_every_calibration_image_not_mostly_the_first(student, tmp_path):
+    # ai-edge-quantizer's own calibration merged images by a moving average that weights the first
+    # ones most: after dark first images a bright one clipped at the residual ADD (PolyU val lost
+    # 6.3 dB). The ranges must come from all images alike.
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    for index in range(4):
+        write_image(folder / f"{index}_dark.png", (photo_like(32, 32, seed=index) * 0.25).astype(np.uint8))
+    bright = 255 - (photo_like(32, 32, seed=9) * 0.25).astype(np.uint8)
+    write_image(folder / "9_bright.png", bright)
+    path = export_model(student, tmp_path / "s.tflite", precision="int8", size=(32, 32), calibration=folder, calibration_size=(32, 32))
+    image = torch.from_numpy(bright).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        expected = student(image).permute(0, 2, 3, 1).numpy()
+    assert psnr(run_tflite(path, image.permute(0, 2, 3, 1).contiguous().numpy()), expected) > 40
+
+
+def test_the_int8_clamp_reads_the_8_bit_output_grid(int8_student):
+    # input + residual is quantised to [0, 1] in steps of 1/255: the ADD writes the output grid
+    # itself and saturates, so there is one rounding, not two
+    interpreter = Interpreter(model_path=str(int8_student))
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    (clamp,) = [op for op in interpreter._get_ops_details() if op["op_name"] == "RELU_0_TO_1"]
+    for index in (clamp["inputs"][0], clamp["outputs"][0]):
+        scale, zero_point = details[index]["quantization"]
+        assert (details[index]["dtype"], zero_point) == (np.int8, -128) and scale == pytest.approx(1 / 255)
+
+
+@pytest.fixture(scope="module")
+def int8_onnx(student, calibration_folder, tmp_path_factory):
+    path = tmp_path_factory.mktemp("int8_onnx") / "student_int8.onnx"
+    return export_model(student, path, precision="int8", size=SIZE, calibration=calibration_folder, calibration_size=CALIBRATION_SIZE)
+
+
+def test_int8_onnx_calibrated_at_a_smaller_size_is_a_clean_qdq_graph_close_to_pytorch(int8_onnx, student):
+    audit = audit_file(int8_onnx)
+    assert audit.ok, audit.render()
+    counts = audit.operator_counts()
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv", "Add", "Resize", "Concat"} <= set(counts)
+    assert audit.inputs == ["image: float32[1, 3, 64, 64]"] and audit.outputs == ["denoised: float32[1, 3, 64, 64]"]
+    image = photo_tensor(*SIZE, seed=10)
+    with torch.no_grad():
+        expected = student(image).numpy()
+    output = run_onnx(int8_onnx, image.numpy())
+    assert output.min() >= 0 and output.max() <= 1
+    assert psnr(output, expected) > 40
+
+
+def test_the_onnx_audit_flags_float_compute_outside_qdq_pairs(tmp_path):
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("QuantizeLinear", ["image", "scale", "zero"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["dq"]),
+        helper.make_node("Relu", ["dq"], ["denoised"]),  # a float result that is never quantised
+    ]
+    initializers = [helper.make_tensor("scale", TensorProto.FLOAT, [], [1 / 255]), helper.make_tensor("zero", TensorProto.INT8, [], [-128])]
+    shape = [1, 3, 16, 16]
+    values = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in ("image", "denoised")]
+    graph = helper.make_graph(nodes, "g", values[:1], values[1:], initializers)
+    path = tmp_path / "partial.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    violations = {(v.operator, v.reason) for v in audit_file(path).violations}
+    assert violations == {("Relu", allowlist.FLOAT_COMPUTE_OUTSIDE_QDQ)}

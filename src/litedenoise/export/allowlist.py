@@ -47,6 +47,9 @@ ALLOWLIST = (
     # int8 / a16w8 TFLite only, and only at the boundary (conversion_problems): the float32
     # image quantised after the input, the integer result dequantised before the output.
     NpuOperation("float32 <-> integer conversion at the input and output", (), ("QUANTIZE", "DEQUANTIZE"), ()),
+    # int8 ONNX only (QDQ form): each operator reads DequantizeLinear outputs and writes into a
+    # QuantizeLinear, which an NPU compiler or ONNX Runtime fuses into one integer kernel.
+    NpuOperation("quantise / dequantise around each operator of a QDQ integer graph", (), (), ("QuantizeLinear", "DequantizeLinear")),
     NpuOperation("constant tensor (no compute)", (), (), ("Constant",)),
 )
 
@@ -107,6 +110,23 @@ def conversion_problems(operator: str, source: str, target: str, *, at_input: bo
     if operator == "DEQUANTIZE" and source in INTEGER_ACTIVATIONS and target == "float32" and at_output:
         return None
     return f"{source} -> {target} inside the graph (only fp16 weights -> float32, float32 input -> integer, integer -> float32 output)"
+
+
+QDQ_OPERATORS = ("QuantizeLinear", "DequantizeLinear")
+FLOAT_COMPUTE_OUTSIDE_QDQ = (
+    "float compute outside QuantizeLinear/DequantizeLinear pairs (in a QDQ graph every operator reads dequantised and writes quantised tensors)"
+)
+
+
+def qdq_problems(operator: str, source: str, *, reads: str) -> str | None:
+    """A QuantizeLinear / DequantizeLinear of a QDQ graph. ``reads`` says what its input is: "input"
+    (the graph input), "weight" (an initializer), "quantize" (a QuantizeLinear's output),
+    "dequantize" (a DequantizeLinear's output) or "compute" (any other operator's output)."""
+    if operator == "QuantizeLinear" and source == "float32" and reads in ("input", "compute"):
+        return None
+    if operator == "DequantizeLinear" and source in (*INTEGER_ACTIVATIONS, "int32") and reads in ("weight", "quantize"):
+        return None
+    return f"{operator} of {source} reading a {reads} tensor (only quantise the input or an operator's result, dequantise weights or quantised tensors)"
 
 
 def fused_activation_problems(activation: str) -> str | None:

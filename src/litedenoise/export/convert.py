@@ -3,8 +3,8 @@
 Shapes are static: NPUs compile one graph per input size, and the TFLite converter refuses
 dynamic height and width. TFLite files take and give NHWC float32 RGB in [0, 1] by default
 (``litert_torch.to_channel_last_io``, which also removes the layout TRANSPOSE ops); ONNX files
-take and give NCHW. Precision is fp32 or fp16 (both formats), or int8 or a16w8 (TFLite only:
-full-integer post-training quantisation calibrated on images, ``quantize.py``).
+take and give NCHW. Precision is fp32, fp16 or int8 (both formats), or a16w8 (TFLite only); the
+integer ones are full-integer post-training quantisation calibrated on images (``quantize.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.export.quantize import ACTIVATION_BITS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE, calibration_crops, quantize_tflite
+from litedenoise.export.quantize import ACTIVATION_BITS, DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE, calibration_crops, quantize_onnx, quantize_tflite
 from litedenoise.imageio import atomic_write_bytes
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx"}
-INTEGER_PRECISIONS = tuple(ACTIVATION_BITS)  # int8, a16w8: TFLite only
+INTEGER_PRECISIONS = tuple(ACTIVATION_BITS)  # int8 (TFLite and ONNX), a16w8 (TFLite only)
 PRECISIONS = ("fp32", "fp16", *INTEGER_PRECISIONS)
 LAYOUTS = ("nhwc", "nchw")
 DEFAULT_SIZE = (1088, 1920)  # (height, width): full HD rounded up to a multiple of 16
@@ -51,9 +51,10 @@ def export_model(
     on a PC this is a size win only); in ONNX weights and activations are fp16, with the fp32
     input and output cast at the boundary.
 
-    ``precision`` "int8" (int8 activations) and "a16w8" (int16 activations) write a full-integer
-    TFLite file with int8 per-channel weights that still takes and gives float32 in [0, 1]: one
-    QUANTIZE after the input, one DEQUANTIZE before the output. It is calibrated on centre crops
+    ``precision`` "int8" (int8 activations) and "a16w8" (int16 activations, TFLite only) write a
+    full-integer file with int8 per-channel weights that still takes and gives float32 in [0, 1]:
+    in TFLite one QUANTIZE after the input and one DEQUANTIZE before the output; in ONNX the QDQ
+    form (QuantizeLinear/DequantizeLinear around every operator). It is calibrated on centre crops
     of ``calibration_size`` (height, width) from up to ``calibration_images`` images of the folder
     ``calibration``, or, with None, of the noisy PolyU train crops in the data folder ``data``
     (default ``$LITEDENOISE_DATA``). The network is converted at the crop size for calibration and
@@ -72,8 +73,8 @@ def export_model(
     if format == "onnx" and layout != "nchw":
         raise LiteDenoiseError("ONNX export is NCHW only; drop --layout or use --layout nchw")
     integer = precision in INTEGER_PRECISIONS
-    if integer and format != "tflite":
-        raise LiteDenoiseError(f"{precision} export is TFLite only; write a .tflite file or use fp32/fp16 for ONNX")
+    if precision == "a16w8" and format != "tflite":
+        raise LiteDenoiseError("a16w8 export is TFLite only; write a .tflite file or use fp32, fp16 or int8 for ONNX")
     if not integer and (calibration is not None or data is not None):
         raise LiteDenoiseError(f"calibration images (--calibration, --data) are for int8 and a16w8 exports, not {precision}")
     height, width = _checked_size(model, size)
@@ -91,7 +92,9 @@ def export_model(
 
     model = model.eval()
     try:
-        if format == "onnx":
+        if format == "onnx" and integer:
+            content = quantize_onnx(_onnx_bytes(model, *crop_size, "fp32"), crops, (height, width), num_threads=torch.get_num_threads())
+        elif format == "onnx":
             content = _onnx_bytes(model, height, width, precision)
         elif not integer:
             content = _tflite_bytes(model, height, width, precision, layout)

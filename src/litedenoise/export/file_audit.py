@@ -279,10 +279,25 @@ def _audit_onnx(path: Path, data: bytes) -> FileAudit:
             if any(not isinstance(side, int) or side <= 0 for side in graph.shape(value.name)):
                 collected.dynamic(f"{kind} {value.name}", graph.shape(value.name))
 
+    producer = {output: node.op_type for node in onnx_graph.node for output in node.output}
+    qdq_graph = any(node.op_type == "QuantizeLinear" for node in onnx_graph.node)
+    graph_inputs, graph_outputs = {value.name for value in onnx_graph.input}, {value.name for value in onnx_graph.output}
     for index, node in enumerate(onnx_graph.node):
         name = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
         node_dtypes = {dtypes[n] for n in [*node.input, *node.output] if n in dtypes}
         text, problem = _onnx_attributes(name, node, graph)
+        if name in allowlist.QDQ_OPERATORS:
+            source = node.input[0]
+            made_by = {"QuantizeLinear": "quantize", "DequantizeLinear": "dequantize"}.get(producer.get(source), "compute")
+            reads = "input" if source in graph_inputs else "weight" if source in weights else made_by
+            text = f"{dtypes.get(source, '?')} -> {dtypes.get(node.output[0], '?')} from {reads}"
+            problem = allowlist.qdq_problems(name, dtypes.get(source, "?"), reads=reads)
+        elif qdq_graph and name != "Constant":
+            activations = [n for n in node.input if n and n not in constants]
+            consumers = [other.op_type for other in onnx_graph.node if set(other.input) & set(node.output)]
+            unquantised = any(op != "QuantizeLinear" for op in consumers) or bool(set(node.output) & graph_outputs)
+            if any(producer.get(n) != "DequantizeLinear" for n in activations) or unquantised:
+                problem = _join(problem, allowlist.FLOAT_COMPUTE_OUTSIDE_QDQ)
         if name not in allowlist.ONNX_OPERATORS:
             problem = _join(allowlist.NOT_NPU_NATIVE, problem)
         collected.add(node.name or f"node {index}", name, text, node_dtypes, problem)
