@@ -3,6 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
+from litedenoise.models.student import LiteDenoiseNet
+from litedenoise.weights import save_weights
+
 
 @pytest.fixture(autouse=True)
 def _seeded():
@@ -25,3 +28,12 @@ def data_root(tmp_path):
     (root / "photos").mkdir()
     Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(root / "photos" / "p.png")
     return root
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A width-2 student saved as a .safetensors file (seed 0)."""
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_weights(path, LiteDenoiseNet(width=2), {"data": "test"})
+    return path

@@ -19,14 +19,6 @@ from litedenoise.models.student import LiteDenoiseNet
 from litedenoise.weights import save_weights
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    torch.manual_seed(0)
-    save_weights(path, LiteDenoiseNet(width=2), {"data": "test"})
-    return path
-
-
 @pytest.fixture
 def denoise(weights):
     """Run ``litedenoise denoise ARGS --weights tiny`` in-process; returns the exit code."""

@@ -13,12 +13,26 @@ def tiny_student():
     return LiteDenoiseNet(width=4).eval()
 
 
-@pytest.mark.parametrize("height, width, tile", [(640, 800, 320), (2432, 3200, 2304), (48, 64, 320), (1088, 1920, 512)])
-def test_tiles_partition_the_image_on_the_size_multiple_grid(height, width, tile):
-    tiles = plan_tiles(height, width, tile=tile, overlap=140, multiple=16)
+@pytest.mark.parametrize(
+    "height, width, tile, fixed",
+    [
+        (640, 800, 320, False),
+        (2432, 3200, 2304, False),
+        (48, 64, 320, False),
+        (1088, 1920, 512, False),
+        # static-shape files: every tile is exactly the file's size
+        (400, 512, (384, 448), True),
+        (1088, 1920, (512, 512), True),
+        (384, 2000, (384, 448), True),
+        (2432, 3200, (1024, 1024), True),
+    ],
+)
+def test_tiles_partition_the_image_on_the_size_multiple_grid(height, width, tile, fixed):
+    tiles = plan_tiles(height, width, tile=tile, overlap=140, multiple=16, fixed=fixed)
     covered = np.zeros((height, width), dtype=int)
     for t in tiles:
         assert t.top % 16 == 0 and t.left % 16 == 0 and t.height % 16 == 0 and t.width % 16 == 0
+        assert not fixed or (t.height, t.width) == tile
         assert t.top + t.height <= height and t.left + t.width <= width
         for keep_start, keep_end, start, size, full in (
             (t.keep_top, t.keep_bottom, t.top, t.height, height),

@@ -51,8 +51,13 @@ def denoise_command(args: argparse.Namespace) -> int:
 
     from litedenoise.imageio import read_image, write_image
     from litedenoise.infer import denoise
+    from litedenoise.runtimes import DEFAULT_RUNTIME, TORCH_RUNTIMES, load_backend, runtime_for_file
     from litedenoise.weights import load_model
 
+    weights = args.weights or args.model
+    runtime = args.runtime or runtime_for_file(weights) or DEFAULT_RUNTIME
+    if args.device == "cuda" and runtime not in TORCH_RUNTIMES:
+        raise LiteDenoiseError(f"--device cuda is for the PyTorch runtimes ({', '.join(TORCH_RUNTIMES)}), not {runtime}")
     sources = _expand_inputs(args.inputs)
     if not sources:
         raise LiteDenoiseError("no images found in the given inputs")
@@ -65,7 +70,16 @@ def denoise_command(args: argparse.Namespace) -> int:
             raise LiteDenoiseError(f"cannot create output folder {output}: {error.strerror}") from None
     if args.device == "cuda" and not torch.cuda.is_available():
         raise LiteDenoiseError("--device cuda asked for, but PyTorch sees no CUDA device")
-    model = load_model(args.weights or args.model).to(args.device)
+    static = runtime not in TORCH_RUNTIMES  # an exported file: --tile is its size, fixed once exported
+    on_device = not static and not runtime_for_file(weights)  # PyTorch weights go onto --device; the rest load_backend reads
+    backend = load_backend(
+        runtime,
+        load_model(weights).to(args.device) if on_device else weights,
+        precision=args.precision or "fp32",
+        tile_size=(args.tile, args.tile) if static and args.tile else None,
+        threads=args.threads,
+        data=Path(args.data) if args.data else None,
+    )
 
     failures = 0
     for source in tqdm(sources, desc="denoise", unit="image", disable=single or not sys.stderr.isatty()):
@@ -76,7 +90,7 @@ def denoise_command(args: argparse.Namespace) -> int:
             if destination.exists() and not args.overwrite:
                 raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
-            result = denoise(loaded.pixels, model, tile=args.tile, memory_budget_mb=args.memory_mb)
+            result = denoise(loaded.pixels, backend, tile=None if static else args.tile, memory_budget_mb=args.memory_mb)
             write_image(destination, result, like=loaded, overwrite=args.overwrite)
             tqdm.write(f"{source} -> {destination}", file=sys.stderr)
         except LiteDenoiseError as error:
@@ -223,11 +237,57 @@ def audit_command(args: argparse.Namespace) -> int:
     return 0 if audit.ok else 1
 
 
+def bench_command(args: argparse.Namespace) -> int:
+    import json
+
+    from litedenoise.bench import render_markdown, run_benchmark
+    from litedenoise.imageio import atomic_write_bytes
+    from litedenoise.models import LiteDenoiseNet, TeacherNet
+    from litedenoise.weights import build_model, load_model
+
+    outputs = [Path(path) for path in (args.json, args.markdown) if path]
+    for path in outputs:  # before the benchmark, not after an hour of it
+        if path.exists() and not args.overwrite:
+            raise LiteDenoiseError(f"{path} already exists; use --overwrite to replace it")
+        if not path.parent.is_dir():
+            raise LiteDenoiseError(f"cannot write {path}: folder {path.parent} does not exist")
+    if args.weights:
+        model, weights = load_model(args.weights), str(args.weights)
+        expected = {"student": LiteDenoiseNet, "teacher": TeacherNet}[args.model]
+        if not isinstance(model, expected):
+            raise LiteDenoiseError(f"{args.weights} holds a {type(model).__name__}, not a {expected.__name__}; pass --model to match")
+    elif args.model == "student":
+        model, weights = load_model("student"), "shipped student"
+    else:  # no shipped teacher, and latency does not depend on the weights
+        model, weights = build_model("teacher"), "random initialisation"
+    report = run_benchmark(
+        model.eval(),
+        runtimes=args.runtimes,
+        sizes=args.sizes,
+        runs=args.runs,
+        warmup=args.warmup,
+        threads=args.threads,
+        data=args.data,
+        weights=weights,
+        matmul_size=args.matmul_size,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    markdown = render_markdown(report)
+    print(markdown, end="")
+    if args.json:
+        atomic_write_bytes(Path(args.json), (json.dumps(report, indent=1) + "\n").encode(), overwrite=args.overwrite)
+    if args.markdown:
+        atomic_write_bytes(Path(args.markdown), markdown.encode(), overwrite=args.overwrite)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from litedenoise.bench import BENCH_RUNTIMES, DEFAULT_MATMUL_SIZE, PROTOCOLS
     from litedenoise.export.convert import DEFAULT_SIZE, FORMATS, LAYOUTS, PRECISIONS
     from litedenoise.export.quantize import DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE
     from litedenoise.imageio import DEFAULT_MAX_PIXELS
     from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
+    from litedenoise.runtimes import CACHE_ENV_VAR, DEFAULT_RUNTIME, DEFAULT_TILE_SIZE, RUNTIMES
 
     parser = argparse.ArgumentParser(prog="litedenoise", description="Real-image denoising for mobile NPUs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -236,10 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     denoise.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input as NAME_denoised.EXT")
     denoise.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped weights to use")
-    denoise.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
-    denoise.add_argument("--tile", type=int, help="tile side in pixels (default: from --memory-mb)")
+    denoise.add_argument("--weights", help="a .safetensors weights file (overrides --model), or an exported .onnx / .tflite file")
+    denoise.add_argument(
+        "--runtime",
+        metavar="RUNTIME",
+        help=f"{' | '.join(RUNTIMES)} (default: {DEFAULT_RUNTIME}, or the --weights file's format); onnx and tflite export "
+        f"the weights once at the tile size and cache the file in ${CACHE_ENV_VAR} (default ~/.cache/litedenoise)",
+    )
+    denoise.add_argument("--precision", metavar="PRECISION", help=f"onnx / tflite exports: {' | '.join(PRECISIONS)} (default fp32)")
+    denoise.add_argument("--threads", type=int, metavar="N", help="intra-op threads (default: torch.get_num_threads())")
+    denoise.add_argument("--data", metavar="DIR", help="int8 / a16w8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
+    default_tile = "x".join(map(str, DEFAULT_TILE_SIZE))
+    denoise.add_argument("--tile", type=int, help=f"tile side in pixels (default: from --memory-mb; onnx / tflite: the export size, default {default_tile})")
     denoise.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
-    denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the PyTorch runtimes only")
     denoise.add_argument("--overwrite", action="store_true", help="replace existing output files")
     denoise.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression-bomb guard)")
     denoise.add_argument("--min-side", type=int, default=DEFAULT_MIN_SIDE, help="refuse images with a shorter side")
@@ -324,6 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="list a .tflite or .onnx file's operators and check them against the NPU allowlist")
     audit.add_argument("file", help="a .tflite or .onnx file")
     audit.set_defaults(handler=audit_command)
+
+    defaults = "; ".join(
+        f"{name}: {' '.join(p.runtimes)} at {' '.join('x'.join(map(str, size)) for size in p.sizes)}, {p.warmup} warm-up + {p.runs} runs"
+        for name, p in PROTOCOLS.items()
+    )
+    bench = commands.add_parser(
+        "bench", help="latency of the full inference path per runtime and image size, with a roofline", description=f"Defaults: {defaults}."
+    )
+    bench.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped student, or a randomly initialised teacher")
+    bench.add_argument("--weights", help="a .safetensors weights file of that architecture")
+    bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME", help=f"any of {' '.join(BENCH_RUNTIMES)}")
+    bench.add_argument("--sizes", nargs="+", type=parse_size, metavar="HxW", help="image sizes; ONNX/TFLite are exported at the first and tile the others")
+    bench.add_argument("--runs", type=int, help="timed runs per row")
+    bench.add_argument("--warmup", type=int, help="untimed runs before them (the first is reported as the first call)")
+    bench.add_argument("--threads", type=int, help="threads for every runtime (default: torch.get_num_threads())")
+    bench.add_argument("--data", metavar="DIR", help="int8 rows: data folder whose PolyU crops calibrate the export (default: $LITEDENOISE_DATA)")
+    bench.add_argument("--matmul-size", type=int, default=DEFAULT_MATMUL_SIZE, metavar="N", help="N x N x N matrix multiplies measure the peaks")
+    bench.add_argument("--json", metavar="FILE", help="write the report, every raw time included, here")
+    bench.add_argument("--markdown", metavar="FILE", help="write the table printed to stdout here")
+    bench.add_argument("--overwrite", action="store_true", help="replace existing --json / --markdown files")
+    bench.set_defaults(handler=bench_command)
     return parser
 
 

@@ -1,16 +1,18 @@
 """The one inference path: pad, tile, run, stitch, crop.
 
 Every caller (``denoise``, evaluation, validation during training, export checks) goes through
-``denoise_tensor``. Tiles start and end on multiples of the model's size multiple and overlap by
+``denoise_tensor``, with an ``nn.Module`` or a ``runtimes.Backend`` (ONNX Runtime, LiteRT,
+PyTorch bf16). Tiles start and end on multiples of the model's size multiple and overlap by
 at least its receptive-field radius, and each output pixel is taken from a tile in which it lies
 at least that far from any cut edge. The network therefore sees, for every pixel it keeps, exactly
 the context it would see on the whole image, so tiled output equals untiled output (up to float
-summation order) and a hard stitch needs no feathering.
+summation order) and a hard stitch needs no feathering. A static-shape backend (an exported file)
+gets tiles of exactly its size: the image is padded up to it where smaller, and the tiles keep
+their full size, the extra width being extra context.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.runtimes import Backend, TorchBackend
 
 DEFAULT_MEMORY_BUDGET_MB = 2048
 # Peak working memory of a no-grad fp32 forward, in bytes per input pixel, measured with
@@ -45,11 +48,13 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _axis_windows(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int, int, int]]:
+def _axis_windows(length: int, tile: int, overlap: int, multiple: int, fixed: bool = False) -> list[tuple[int, int, int, int]]:
     """(start, size, keep_start, keep_end) along one axis of a padded length (a multiple).
 
     Uses the fewest tiles that fit, then shrinks them to equal chunks so that little is computed
-    twice: 2432 px with 2304-px tiles becomes two 1504-px tiles, not two 2304-px ones.
+    twice: 2432 px with 2304-px tiles becomes two 1504-px tiles, not two 2304-px ones. With
+    ``fixed`` every window is ``tile`` long (a static-shape model; ``length`` is at least
+    ``tile``): the kept chunks are the same, the windows are wider.
     """
     if tile >= length:
         return [(0, length, 0, length)]
@@ -62,7 +67,7 @@ def _axis_windows(length: int, tile: int, overlap: int, multiple: int) -> list[t
     while _round_up(-(-length // count), multiple) + 2 * overlap > tile:
         count += 1
     chunk = _round_up(-(-length // count), multiple)
-    size = min(chunk + 2 * overlap, length)
+    size = tile if fixed else min(chunk + 2 * overlap, length)
     windows = []
     for keep_start in range(0, length, chunk):
         start = min(max(keep_start - overlap, 0), length - size)
@@ -70,18 +75,23 @@ def _axis_windows(length: int, tile: int, overlap: int, multiple: int) -> list[t
     return windows
 
 
-def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int) -> list[Tile]:
+def plan_tiles(height: int, width: int, tile: int | tuple[int, int], overlap: int, multiple: int, *, fixed: bool = False) -> list[Tile]:
     """Tiles covering a padded ``height`` x ``width`` image (both multiples of ``multiple``).
 
-    ``tile`` is the largest tile side; ``overlap`` the context each kept pixel needs on every
-    side. Both are rounded to multiples of ``multiple`` (down and up) so that strided layers
-    see the same sampling grid in a tile as in the whole image.
+    ``tile`` is the largest tile side, or (height, width); ``overlap`` the context each kept
+    pixel needs on every side. Both are rounded to multiples of ``multiple`` (down and up) so
+    that strided layers see the same sampling grid in a tile as in the whole image. With
+    ``fixed`` every tile is exactly ``tile`` (multiples of ``multiple``, no larger than the image).
     """
-    tile = max(tile // multiple * multiple, multiple)
+    tile_height, tile_width = (tile, tile) if isinstance(tile, int) else tile
+    if fixed and (tile_height % multiple or tile_width % multiple or tile_height > height or tile_width > width):
+        raise ValueError(f"fixed tile {tile_height}x{tile_width} must be multiples of {multiple} within the {height}x{width} image")
+    if not fixed:
+        tile_height, tile_width = (max(side // multiple * multiple, multiple) for side in (tile_height, tile_width))
     overlap = _round_up(overlap, multiple)
     tiles = []
-    for top, tile_h, keep_top, keep_bottom in _axis_windows(height, tile, overlap, multiple):
-        for left, tile_w, keep_left, keep_right in _axis_windows(width, tile, overlap, multiple):
+    for top, tile_h, keep_top, keep_bottom in _axis_windows(height, tile_height, overlap, multiple, fixed):
+        for left, tile_w, keep_left, keep_right in _axis_windows(width, tile_width, overlap, multiple, fixed):
             tiles.append(Tile(top, left, tile_h, tile_w, keep_top, keep_bottom, keep_left, keep_right))
     return tiles
 
@@ -94,24 +104,25 @@ def tile_side_for_budget(model: nn.Module, memory_budget_mb: float) -> int:
     return max(side // model.size_multiple * model.size_multiple, minimum)
 
 
-def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad an NCHW tensor at the bottom and right to multiples of ``multiple``.
+def pad_to_multiple(image: torch.Tensor, multiple: int, min_size: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Pad an NCHW tensor at the bottom and right to multiples of ``multiple``, and to at least
+    ``min_size`` (height, width).
 
     Reflect padding continues image structure better than zeros; reflect needs the pad to be
-    smaller than the side, so tiny images fall back to replicate.
+    smaller than the side, so an axis padded by more (a tiny image) falls back to replicate.
     """
-    height, width = image.shape[-2:]
-    pad_h, pad_w = _round_up(height, multiple) - height, _round_up(width, multiple) - width
-    if pad_h == 0 and pad_w == 0:
-        return image
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+    for axis, minimum in ((-2, min_size[0]), (-1, min_size[1])):
+        side = image.shape[axis]
+        pad = max(_round_up(side, multiple), minimum) - side
+        if pad:
+            image = F.pad(image, (0, 0, 0, pad) if axis == -2 else (0, pad, 0, 0), mode="reflect" if pad < side else "replicate")
+    return image
 
 
 @torch.no_grad()
 def denoise_tensor(
     image: torch.Tensor,
-    model: nn.Module,
+    model: nn.Module | Backend,
     *,
     tile: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
@@ -119,22 +130,27 @@ def denoise_tensor(
 ) -> torch.Tensor:
     """Denoise an NCHW float tensor in [0, 1] of any height and width; returns the same shape.
 
-    ``tile`` fixes the tile side; otherwise it follows from ``memory_budget_mb``. ``bf16`` runs
-    under bfloat16 autocast (fast on CPUs with AMX, slightly less exact).
+    ``model`` is a network or a ``runtimes.Backend``. ``tile`` fixes the tile side; otherwise it
+    follows from ``memory_budget_mb``; a backend with a ``fixed_size`` always gets tiles of that
+    size. ``bf16`` runs a network under bfloat16 autocast (fast on CPUs with AMX, slightly less
+    exact; for a backend, ``load_backend("torch-bf16", ...)``).
     """
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
+    if isinstance(model, Backend) and bf16:
+        raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
+    backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
     height, width = image.shape[-2:]
-    multiple, radius = model.size_multiple, model.receptive_field_radius
-    padded = pad_to_multiple(image, multiple)
-    tile_side = tile or tile_side_for_budget(model, memory_budget_mb)
+    multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
+    if fixed is not None and tile is not None and (tile, tile) != fixed:
+        raise LiteDenoiseError(f"{backend.name} runs {fixed[0]}x{fixed[1]} tiles only, not {tile}x{tile}; leave the tile size out")
+    padded = pad_to_multiple(image, multiple, min_size=fixed or (0, 0))
+    # the memory budget is per network type: a PyTorch backend's module, else the default
+    tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb)
     output = torch.empty_like(padded)
-    device = next(model.parameters()).device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    for t in plan_tiles(padded.shape[-2], padded.shape[-1], tile_side, radius, multiple):
+    for t in plan_tiles(padded.shape[-2], padded.shape[-1], tile_size, radius, multiple, fixed=fixed is not None):
         window = padded[..., t.top : t.top + t.height, t.left : t.left + t.width]
-        with autocast:
-            result = model(window.to(device)).float().to(output.device)
+        result = backend(window)
         output[..., t.keep_top : t.keep_bottom, t.keep_left : t.keep_right] = result[
             ...,
             t.keep_top - t.top : t.keep_bottom - t.top,
@@ -145,7 +161,7 @@ def denoise_tensor(
 
 def denoise(
     image: np.ndarray,
-    model: nn.Module,
+    model: nn.Module | Backend,
     *,
     tile: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
@@ -153,6 +169,7 @@ def denoise(
 ) -> np.ndarray:
     """Denoise an HxW, HxWx3 or HxWx4 image; returns the same shape and dtype.
 
+    ``model`` is a network or a ``runtimes.Backend`` (``denoise_tensor`` says how each is tiled).
     uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
     is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
     """

@@ -1,0 +1,298 @@
+"""Backends that run the network on one tile: PyTorch (fp32, bf16), ONNX Runtime and LiteRT.
+
+A backend takes a 1x3xHxW float32 NCHW tile in [0, 1] and gives the denoised tile of the same
+shape; ``infer.denoise_tensor`` does the padding, tiling and stitching around it. The PyTorch
+backends take any size. ONNX and TFLite files have one static input shape (``fixed_size``), so
+every tile sent to them is exactly that size.
+
+``load_backend`` builds one from an ``nn.Module``, a weights name or file, or an exported
+``.onnx`` / ``.tflite`` file. A network given for ONNX or TFLite is exported with
+``export.convert.export_model`` once and cached under ``$LITEDENOISE_CACHE`` (default
+``~/.cache/litedenoise``), keyed by its weights, precision, size, format and layout.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.models import LiteDenoiseNet
+
+RUNTIMES = ("torch", "torch-bf16", "onnx", "tflite")
+DEFAULT_RUNTIME = "torch"  # the lead sets this to the fastest correct runtime after benchmarks
+TORCH_RUNTIMES = ("torch", "torch-bf16")
+FILE_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+FILE_LAYOUTS = {"onnx": "nchw", "tflite": "nhwc"}  # what load_backend exports: each format's default
+DEFAULT_TILE_SIZE = (1024, 1024)  # (height, width) of an export made for onnx / tflite
+CACHE_ENV_VAR = "LITEDENOISE_CACHE"
+
+
+class Backend:
+    """Runs a network on one tile: 1x3xHxW float32 NCHW in [0, 1] -> the same shape.
+
+    ``fixed_size`` is the (height, width) every tile must have (a static-shape file), or None
+    for any size that is a multiple of ``size_multiple``. ``receptive_field_radius`` is the
+    context in pixels each output pixel depends on, which sets the tiles' overlap.
+    """
+
+    name: str
+    size_multiple: int
+    receptive_field_radius: int
+    fixed_size: tuple[int, int] | None = None
+
+    def __call__(self, tile: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class TorchBackend(Backend):
+    """An ``nn.Module`` in eager PyTorch, fp32 or under bfloat16 autocast, on the module's device.
+
+    ``channels_last`` runs the module in NHWC memory order (the caller hands over a module it
+    may convert in place); ``threads`` sets PyTorch's intra-op threads during each call.
+    """
+
+    def __init__(self, model: nn.Module, *, bf16: bool = False, channels_last: bool = False, threads: int | None = None):
+        self.model = model
+        self.bf16, self.channels_last, self.threads = bf16, channels_last, threads
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.name = "torch-bf16" if bf16 else "torch fp32"
+        self.size_multiple = model.size_multiple
+        self.receptive_field_radius = model.receptive_field_radius
+        self.device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def __call__(self, tile: torch.Tensor) -> torch.Tensor:
+        device = tile.device  # the result goes back where the tile came from
+        tile = tile.to(self.device)
+        if self.channels_last:
+            tile = tile.contiguous(memory_format=torch.channels_last)
+        previous_threads = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                return self.model(tile).float().to(device)
+        finally:
+            if self.threads:
+                torch.set_num_threads(previous_threads)
+
+
+class _StaticBackend(Backend):
+    """A static-shape file: tiles go in one at a time, in the file's layout (NHWC or NCHW).
+
+    ``source`` is the network the file was exported from, or its class: the files carry no size
+    multiple or receptive field, so a file on its own is taken to be the student's.
+    """
+
+    def __init__(self, runtime: str, path: Path, label: str, shape: tuple[int, ...], source: nn.Module | type = LiteDenoiseNet):
+        self.path = path
+        self.nhwc = _is_nhwc(path, shape)
+        self.fixed_size = (shape[1], shape[2]) if self.nhwc else (shape[2], shape[3])
+        self.size_multiple = source.size_multiple
+        self.receptive_field_radius = source.receptive_field_radius
+        self.name = f"{runtime} {label} {self.fixed_size[0]}x{self.fixed_size[1]}"
+        if any(side % self.size_multiple for side in self.fixed_size):
+            raise LiteDenoiseError(f"{path}: input {self.fixed_size[0]}x{self.fixed_size[1]} is not a multiple of {self.size_multiple}")
+
+    def __call__(self, tile: torch.Tensor) -> torch.Tensor:
+        if tuple(tile.shape[-2:]) != self.fixed_size:
+            raise ValueError(f"{self.name} takes {self.fixed_size[0]}x{self.fixed_size[1]} tiles, got {tuple(tile.shape)}")
+        outputs = []
+        for image in tile.detach().cpu().float():
+            array = image.permute(1, 2, 0) if self.nhwc else image
+            result = torch.from_numpy(self._run(np.ascontiguousarray(array.numpy()[None])))[0]
+            outputs.append(result.permute(2, 0, 1) if self.nhwc else result)
+        return torch.stack(outputs)
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class OnnxBackend(_StaticBackend):
+    """An ``.onnx`` file in ONNX Runtime on the CPU execution provider."""
+
+    def __init__(self, path: Path, label: str, threads: int | None = None, source: nn.Module | type = LiteDenoiseNet):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime's own exception types; the message is the useful part
+            raise LiteDenoiseError(f"{path}: not a readable ONNX model ({_first_line(error)})") from None
+        (image,) = self.session.get_inputs()
+        if image.type != "tensor(float)":
+            raise LiteDenoiseError(f"{path}: input {image.name} is {image.type}, expected float32 (tensor(float))")
+        self.input_name = image.name
+        super().__init__("onnx", path, label, _static_shape(path, image.shape), source)
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: array})[0]
+
+
+class TfliteBackend(_StaticBackend):
+    """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on the CPU)."""
+
+    def __init__(self, path: Path, label: str, threads: int | None = None, source: nn.Module | type = LiteDenoiseNet):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or torch.get_num_threads())
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise LiteDenoiseError(f"{path}: not a readable TFLite model ({_first_line(error)})") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise LiteDenoiseError(f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
+        if inputs[0]["dtype"] != np.float32 or outputs[0]["dtype"] != np.float32:
+            raise LiteDenoiseError(f"{path}: input and output must be float32, not {inputs[0]['dtype'].__name__} / {outputs[0]['dtype'].__name__}")
+        if (inputs[0]["shape_signature"] < 0).any():
+            raise LiteDenoiseError(f"{path}: input has a dynamic shape {list(inputs[0]['shape_signature'])}; export it at a fixed size")
+        self.input_index, self.output_index = inputs[0]["index"], outputs[0]["index"]
+        super().__init__("tflite", path, label, tuple(int(side) for side in inputs[0]["shape"]), source)
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self.input_index, array)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output_index)
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _static_shape(path: Path, shape: list) -> tuple[int, ...]:
+    if not all(isinstance(side, int) and side > 0 for side in shape):
+        raise LiteDenoiseError(f"{path}: input has a dynamic shape {shape}; export it at a fixed size")
+    return tuple(shape)
+
+
+def _is_nhwc(path: Path, shape: tuple[int, ...]) -> bool:
+    """NHWC if the last axis holds the 3 colours, NCHW if the second does."""
+    if len(shape) != 4 or shape[0] != 1 or 3 not in (shape[1], shape[3]):
+        raise LiteDenoiseError(f"{path}: input shape {list(shape)} is not one RGB image (1xHxWx3 or 1x3xHxW)")
+    return shape[3] == 3 and shape[1] != 3
+
+
+def runtime_for_file(path: str | Path) -> str | None:
+    """The runtime of an exported file's name ("onnx", "tflite"); None for weights and names."""
+    return FILE_SUFFIXES.get(Path(path).suffix.lower())
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV_VAR) or Path.home() / ".cache" / "litedenoise")
+
+
+def load_backend(
+    runtime: str,
+    model: nn.Module | str | Path,
+    *,
+    precision: str = "fp32",
+    tile_size: tuple[int, int] | None = None,
+    threads: int | None = None,
+    cache_dir: Path | None = None,
+    data: Path | None = None,
+) -> Backend:
+    """A backend of ``runtime`` (one of RUNTIMES) for ``model``.
+
+    ``model`` is an ``nn.Module``, a weights name or ``.safetensors`` file (``load_model``), or,
+    for "onnx" / "tflite", an exported file of that format: its static input shape and layout
+    are read from it, its size multiple and receptive field taken to be the student's. A network for "onnx" / "tflite" is exported at ``tile_size`` (height,
+    width; default DEFAULT_TILE_SIZE) in ``precision`` (fp32, fp16, or int8 / a16w8 calibrated
+    on the data folder ``data``) into ``cache_dir`` (default ``$LITEDENOISE_CACHE`` or
+    ``~/.cache/litedenoise``), and a later call with the same weights and settings reuses the
+    file. The PyTorch runtimes are fp32 ("torch") and bfloat16 autocast ("torch-bf16"), both
+    channels-last; they copy a module rather than convert it. ``threads`` is the number of
+    intra-op threads (default: PyTorch's, one per physical core).
+    """
+    if runtime not in RUNTIMES:
+        raise LiteDenoiseError(f"unknown runtime {runtime!r}: use {', '.join(RUNTIMES)}")
+    if threads is not None and threads < 1:
+        raise LiteDenoiseError(f"the number of threads must be at least 1, got {threads}")
+    file_runtime = None if isinstance(model, nn.Module) else runtime_for_file(model)
+    if file_runtime is not None and file_runtime != runtime:
+        suffix = Path(model).suffix
+        raise LiteDenoiseError(f"{model} is a {suffix} file, which runs on runtime {file_runtime} (--runtime {file_runtime}), not {runtime}")
+
+    if runtime in TORCH_RUNTIMES:
+        if precision != "fp32":
+            raise LiteDenoiseError(
+                f"runtime {runtime} does not run precision {precision!r}: torch is fp32 and torch-bf16 bfloat16; use onnx or tflite for fp16 and int8"
+            )
+        module = copy.deepcopy(model) if isinstance(model, nn.Module) else _load_module(model)
+        return TorchBackend(module.eval(), bf16=runtime == "torch-bf16", channels_last=True, threads=threads)
+
+    backend_class = OnnxBackend if runtime == "onnx" else TfliteBackend
+    if file_runtime is not None:
+        path = Path(model)
+        if not path.is_file():
+            raise LiteDenoiseError(f"{path}: no such file")
+        if precision != "fp32":
+            raise LiteDenoiseError(f"{path} is already exported: its precision is fixed (precision {precision} is for exports from weights)")
+        backend = backend_class(path, path.name, threads)
+        if tile_size is not None and tuple(tile_size) != backend.fixed_size:
+            size = backend.fixed_size
+            raise LiteDenoiseError(f"{path} takes {size[0]}x{size[1]} tiles, not {tile_size[0]}x{tile_size[1]}; leave the tile size out")
+        return backend
+
+    from litedenoise.export.convert import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise LiteDenoiseError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    module = model if isinstance(model, nn.Module) else _load_module(model)
+    path = cached_export(module, runtime, precision, tuple(tile_size or DEFAULT_TILE_SIZE), cache_dir or default_cache_dir(), data)
+    return backend_class(path, precision, threads, source=module)
+
+
+def _load_module(name_or_path: str | Path) -> nn.Module:
+    from litedenoise.weights import load_model
+
+    return load_model(name_or_path)
+
+
+def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int, int], cache_dir: Path, data: Path | None = None) -> Path:
+    """The path of ``model`` exported as ``format`` in ``precision`` at ``size`` under ``cache_dir``.
+
+    Exports only when no file for the same weights, settings and layout is there yet. The
+    export goes to a temporary folder beside the cache entry and is renamed into place, so a
+    failed or concurrent export never leaves a partial file.
+    """
+    from litedenoise.export.convert import INTEGER_PRECISIONS, export_model
+
+    layout = FILE_LAYOUTS[format]
+    integer = precision in INTEGER_PRECISIONS
+    key = hashlib.sha256()
+    key.update(f"{type(model).__name__} {format} {precision} {size[0]}x{size[1]} {layout}".encode())
+    if integer:  # the calibration images are part of an integer file
+        key.update(str(data).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        key.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        key.update((tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().tobytes())
+    name = f"{type(model).__name__}-{precision}-{size[0]}x{size[1]}-{layout}-{key.hexdigest()[:16]}.{format}"
+    path = Path(cache_dir) / name
+    if path.is_file():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LiteDenoiseError(f"cannot create the export cache {path.parent}: {error.strerror or error} (set ${CACHE_ENV_VAR})") from None
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
+        temporary = Path(scratch) / name
+        on_cpu = all(parameter.device.type == "cpu" for parameter in model.parameters())
+        export_model(model if on_cpu else copy.deepcopy(model).cpu(), temporary, precision=precision, size=size, layout=layout, data=data if integer else None)
+        os.replace(temporary, path)
+    return path

@@ -1,0 +1,225 @@
+"""Runtimes: ONNX Runtime and LiteRT on fixed-size tiles give PyTorch's output; the export
+cache; torch-bf16; ``litedenoise denoise --runtime``.
+
+A width-2 student, exported once per format at 384x448 (height != width, so a swapped axis
+shows) and shared by the tests; each export takes ~5-15 s on two busy cores. Tolerances
+(max abs error on [0, 1] outputs): fp32 files 1e-5 against PyTorch (measured ~1e-7); torch-bf16
+5e-3 against fp32 (measured ~1e-3).
+"""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from litedenoise.cli import main
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.export import convert
+from litedenoise.infer import denoise_tensor, pad_to_multiple, plan_tiles
+from litedenoise.models import LiteDenoiseNet
+from litedenoise.runtimes import Backend, cached_export, load_backend
+from litedenoise.weights import save_weights
+
+TILE = (384, 448)  # (height, width); each kept pixel needs 144 px of context per side
+STATIC_RUNTIMES = ("onnx", "tflite")
+
+
+@pytest.fixture(scope="module")
+def student():
+    torch.manual_seed(0)
+    return LiteDenoiseNet(width=2).eval()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def backends(student, cache):
+    """{runtime: backend} for the student exported at TILE into ``cache``."""
+    return {runtime: load_backend(runtime, student, tile_size=TILE, threads=1, cache_dir=cache) for runtime in STATIC_RUNTIMES}
+
+
+@pytest.fixture(scope="module")
+def weights(student, tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_weights(path, student, {"data": "test"})
+    return path
+
+
+def untiled(model, image, min_size=(0, 0)):
+    """``model`` on the whole image padded as for a fixed tile of ``min_size``, cropped back."""
+    padded = pad_to_multiple(image, model.size_multiple, min_size)
+    with torch.no_grad():
+        return model(padded)[..., : image.shape[-2], : image.shape[-1]]
+
+
+@pytest.mark.parametrize("runtime", STATIC_RUNTIMES)
+def test_a_static_file_on_several_fixed_tiles_matches_pytorch_on_the_whole_image(backends, student, runtime):
+    image = torch.rand(1, 3, 397, 501)  # pads to 400x512: 5 x 4 tiles of 384x448
+    backend = backends[runtime]
+    assert isinstance(backend, Backend) and backend.fixed_size == TILE
+    assert len(plan_tiles(400, 512, TILE, 140, 16, fixed=True)) == 20
+    output = denoise_tensor(image, backend)
+    assert output.shape == image.shape
+    assert (output - untiled(student, image)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("runtime", STATIC_RUNTIMES)
+@pytest.mark.parametrize("height, width", [(100, 150), (150, 501)], ids=["smaller", "smaller-in-height"])
+def test_an_image_smaller_than_the_fixed_tile_is_padded_up_to_it(backends, student, runtime, height, width):
+    image = torch.rand(1, 3, height, width)
+    output = denoise_tensor(image, backends[runtime])
+    assert output.shape == image.shape
+    assert (output - untiled(student, image, min_size=TILE)).abs().max() < 1e-5
+
+
+def test_a_second_load_reuses_the_cached_export(backends, student, cache, monkeypatch):
+    files = sorted(cache.iterdir())
+    assert [path.suffix for path in files] == [".onnx", ".tflite"]  # no temporary folders left behind
+    mtimes = [path.stat().st_mtime_ns for path in files]
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(convert, "export_model", no_export)
+    again = load_backend("tflite", student, tile_size=TILE, cache_dir=cache)
+    assert again.path == backends["tflite"].path
+    assert sorted(cache.iterdir()) == files and [path.stat().st_mtime_ns for path in files] == mtimes
+
+
+def test_the_cache_key_follows_the_weights_precision_and_size(student, tmp_path, monkeypatch):
+    exports = []
+
+    def fake_export(model, path, **options):
+        exports.append(options)
+        path.write_bytes(b"exported")
+        return path
+
+    monkeypatch.setattr(convert, "export_model", fake_export)
+    first = cached_export(student, "tflite", "fp32", TILE, tmp_path)
+    assert cached_export(student, "tflite", "fp32", TILE, tmp_path) == first and len(exports) == 1
+    torch.manual_seed(1)  # the student's seed is 0
+    changed = LiteDenoiseNet(width=2).eval()
+    paths = {
+        cached_export(changed, "tflite", "fp32", TILE, tmp_path),
+        cached_export(student, "tflite", "fp16", TILE, tmp_path),
+        cached_export(student, "tflite", "fp32", (384, 384), tmp_path),
+        cached_export(student, "onnx", "fp32", TILE, tmp_path),
+    }
+    assert len(exports) == 5 and len(paths | {first}) == 5
+    assert exports[-1]["layout"] == "nchw" and exports[0]["layout"] == "nhwc"
+
+
+def test_an_exported_file_loads_with_its_own_shape_and_layout(backends):
+    for runtime, layout in (("onnx", False), ("tflite", True)):
+        backend = load_backend(runtime, backends[runtime].path, threads=1)
+        assert backend.fixed_size == TILE and backend.nhwc == layout
+        assert backend.size_multiple == 16 and backend.receptive_field_radius == 140
+
+
+def test_torch_is_pytorch_fp32_and_torch_bf16_is_close_to_it(student):
+    image = torch.rand(1, 3, 64, 80)
+    expected = untiled(student, image)
+    fp32, bf16 = load_backend("torch", student), load_backend("torch-bf16", student)
+    assert fp32.fixed_size is None and bf16.fixed_size is None
+    assert (denoise_tensor(image, fp32) - expected).abs().max() < 1e-5
+    assert (denoise_tensor(image, bf16) - expected).abs().max() < 5e-3
+    assert next(student.parameters()).is_contiguous()  # the module given is copied, not converted to channels-last
+
+
+def text_file(folder, name):
+    path = folder / name
+    path.write_text("not a model\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "runtime, model, options, message",
+    [
+        ("jax", None, {}, "unknown runtime 'jax'"),
+        ("tflite", None, {"precision": "int4"}, "unknown precision 'int4'"),
+        ("torch", None, {"precision": "fp16"}, "runtime torch does not run precision 'fp16'"),
+        ("onnx", None, {"precision": "a16w8"}, "a16w8"),  # refused by export_model: TFLite only
+        ("tflite", "x.onnx", {}, r"x.onnx is a .onnx file, which runs on runtime onnx"),
+        ("torch", "x.tflite", {}, r"x.tflite is a .tflite file, which runs on runtime tflite"),
+        ("tflite", "notes.tflite", {}, "not a readable TFLite model"),
+        ("onnx", "notes.onnx", {}, "not a readable ONNX model"),
+        ("tflite", "missing.tflite", {}, "no such file"),
+        ("tflite", None, {"threads": 0}, "threads must be at least 1"),
+    ],
+)
+def test_bad_runtimes_precisions_and_files_give_one_line_errors(student, tmp_path, runtime, model, options, message):
+    if model in ("notes.tflite", "notes.onnx"):
+        model = text_file(tmp_path, model)
+    elif model is not None:
+        model = tmp_path / model
+    cache = tmp_path / "cache"
+    with pytest.raises(LiteDenoiseError, match=message) as error:
+        load_backend(runtime, student if model is None else model, tile_size=TILE, cache_dir=cache, **options)
+    assert "\n" not in str(error.value)
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_an_exported_file_refuses_another_tile_size_and_a_precision(backends):
+    path = backends["tflite"].path
+    with pytest.raises(LiteDenoiseError, match="takes 384x448 tiles, not 320x320"):
+        load_backend("tflite", path, tile_size=(320, 320))
+    with pytest.raises(LiteDenoiseError, match="already exported"):
+        load_backend("tflite", path, precision="int8")
+    with pytest.raises(LiteDenoiseError, match="runs 384x448 tiles only"):
+        denoise_tensor(torch.rand(1, 3, 64, 64), backends["tflite"], tile=320)
+
+
+# --- litedenoise denoise --runtime ------------------------------------------------------------
+
+
+def photo(folder, height=48, width=64):
+    path = folder / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_cli_runtime_tflite_exports_the_weights_once_and_writes_the_image(weights, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LITEDENOISE_CACHE", str(tmp_path / "cache"))
+    source = photo(tmp_path)
+    assert main(["denoise", str(source), "--weights", str(weights), "--runtime", "tflite", "--tile", "320", "--threads", "1"]) == 0
+    with Image.open(tmp_path / "photo_denoised.png") as result:
+        assert result.size == (64, 48) and result.mode == "RGB"
+    [exported] = (tmp_path / "cache").iterdir()
+    assert "-fp32-320x320-nhwc-" in exported.name and exported.suffix == ".tflite"
+    assert "litedenoise: error" not in capsys.readouterr().err
+
+
+def test_cli_weights_naming_an_exported_file_runs_it_with_the_runtime_of_its_suffix(backends, student, tmp_path):
+    source = photo(tmp_path, 100, 150)
+    assert main(["denoise", str(source), "--weights", str(backends["onnx"].path), "-o", str(tmp_path / "out.png")]) == 0
+    with Image.open(tmp_path / "out.png") as result:
+        pixels = np.asarray(result).astype(np.float32) / 255
+    with Image.open(source) as image:
+        tensor = torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy()).float()[None] / 255
+    expected = untiled(student, tensor, min_size=TILE)[0].numpy().transpose(1, 2, 0)
+    assert np.abs(pixels - expected).max() <= 0.5 / 255 + 1e-5
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--runtime", "tflite", "--weights", "x.onnx"], "x.onnx is a .onnx file"),
+        (["--runtime", "tflite", "--precision", "int4"], "unknown precision 'int4'"),
+        (["--precision", "int8"], "runtime torch does not run precision 'int8'"),
+        (["--runtime", "jax"], "unknown runtime 'jax'"),
+        (["--weights", "NOTES"], "not a readable TFLite model"),
+        (["--runtime", "tflite", "--device", "cuda"], "--device cuda is for the PyTorch runtimes"),
+    ],
+)
+def test_cli_bad_runtime_precision_or_model_file_gives_one_line_and_exit_1(weights, tmp_path, capsys, arguments, message):
+    source = photo(tmp_path)
+    arguments = [str(text_file(tmp_path, "notes.tflite")) if item == "NOTES" else item for item in arguments]
+    if "--weights" not in arguments:
+        arguments += ["--weights", str(weights)]
+    assert main(["denoise", str(source), *arguments]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("litedenoise: error:") and message in line
+    assert not (tmp_path / "photo_denoised.png").exists()
