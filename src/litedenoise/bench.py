@@ -3,7 +3,7 @@
 The record (run it alone on the machine: other work on the cores skews every number)::
 
     .venv/bin/litedenoise bench --json docs/results/bench.json --markdown docs/results/bench.md
-    .venv/bin/litedenoise bench --model teacher --json docs/results/bench-teacher.json --markdown docs/results/bench-teacher.md
+    .venv/bin/litedenoise bench --model teacher --memory-mb 12000 --json docs/results/bench-teacher.json --markdown docs/results/bench-teacher.md
 
 The first is the paper's protocol for the shipped student: Full HD (1088x1920) and 2432x3200,
 torch fp32 / bf16 / torch.compile, ONNX Runtime fp32 / int8 and LiteRT fp32 / int8, 2 warm-up and
@@ -49,7 +49,7 @@ from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
-from litedenoise.infer import denoise_tensor
+from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
 from litedenoise.models import TeacherNet
 
 LARGE = (2432, 3200)  # (height, width): the paper's full-resolution test size
@@ -255,15 +255,12 @@ def copy_bandwidth(megabytes: int = COPY_MEGABYTES, seconds: float = 1.0) -> flo
 
 def machine_info() -> dict:
     """CPU model and the instruction-set flags that decide which kernels run, from /proc/cpuinfo."""
-    model_name, flags = platform.processor() or "unknown", set()
+    from litedenoise.runtimes import cpu_flags
+
+    model_name, flags = platform.processor() or "unknown", cpu_flags()
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model_name = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
+        fields = (line.partition(":") for line in Path("/proc/cpuinfo").read_text().splitlines())
+        model_name = next((value.strip() for key, _, value in fields if key.strip() == "model name"), model_name)
     return {
         "cpu": model_name,
         "flags": {flag: flag in flags for flag in CPU_FLAGS},
@@ -297,6 +294,7 @@ def run_benchmark(
     data: str | Path | None = None,
     weights: str = "",
     matmul_size: int = DEFAULT_MATMUL_SIZE,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Time ``model`` under each runtime at each (height, width) size; returns the report (JSON-ready).
@@ -304,7 +302,8 @@ def run_benchmark(
     None takes the architecture's default from ``PROTOCOLS``. ``threads`` sets torch's thread
     count for the run (and is handed to every backend); ``data`` is the data folder int8 exports
     calibrate on (default ``$LITEDENOISE_DATA``); ``weights`` says in the report where the weights
-    came from. A runtime that cannot be loaded (a missing package, an export not supported) gives
+    came from. ``memory_budget_mb`` sizes the PyTorch rows' tiles, as in ``denoise``. A runtime
+    that cannot be loaded (a missing package, an export not supported) gives
     skipped rows with the reason; a failed run gives a failed row; neither stops the others.
     ``progress`` receives one line per row.
     """
@@ -329,7 +328,7 @@ def run_benchmark(
         with tempfile.TemporaryDirectory(prefix="litedenoise-bench-") as cache_dir:  # a fresh export each time: its time is reported
             for name in runtimes:
                 # the backends get the threads asked for; None leaves each at its default, torch's count
-                rows += _runtime_rows(model, name, sizes, export_size, runs, warmup, threads, data, Path(cache_dir), cost, peaks, progress)
+                rows += _runtime_rows(model, name, sizes, export_size, runs, warmup, threads, data, Path(cache_dir), cost, peaks, progress, memory_budget_mb)
     finally:
         torch.set_num_threads(previous_threads)
     return {
@@ -352,6 +351,7 @@ def run_benchmark(
             "static_export_size": list(export_size),
             "image": "torch.rand(1, 3, H, W), seed 0: float32 NCHW in [0, 1]",
             "path": "litedenoise.infer.denoise_tensor with its default tiling (pad, tile, run, stitch)",
+            "memory_budget_mb": memory_budget_mb,
             "bytes_model": "each conv reads its input and weights once and writes its output once at the row's element size; "
             "elementwise ops fused and free; weights read once per tile",
         },
@@ -393,6 +393,7 @@ def _runtime_rows(
     cost: ModelCost,
     peaks: dict,
     progress: Callable[[str], None],
+    memory_budget_mb: float,
 ) -> list[dict]:
     """One runtime's rows: load (export) it once, then time it at every size."""
     from litedenoise import runtimes
@@ -426,7 +427,7 @@ def _runtime_rows(
                 "fixed_size": list(fixed_size) if fixed_size else None,
             }
             try:
-                row.update(_timed_row(backend, size, runs, warmup), status="ok", reason=None)
+                row.update(_timed_row(backend, size, runs, warmup, memory_budget_mb), status="ok", reason=None)
                 row.update(_roofline(row, cost, peaks))
                 progress(f"{name} {size[0]}x{size[1]}: median {row['median_ms']:.0f} ms, {row['tiles']} tile(s), first call {row['first_call_ms']:.0f} ms")
             except Exception as error:  # one failed size does not stop the others
@@ -441,12 +442,12 @@ def _runtime_rows(
     return rows
 
 
-def _timed_row(backend: Callable, size: tuple[int, int], runs: int, warmup: int) -> dict:
+def _timed_row(backend: Callable, size: tuple[int, int], runs: int, warmup: int, memory_budget_mb: float) -> dict:
     image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
 
     def seconds() -> float:
         start = time.perf_counter()
-        denoise_tensor(image, backend)
+        denoise_tensor(image, backend, memory_budget_mb=memory_budget_mb)
         return time.perf_counter() - start
 
     with _recording_calls(backend) as tile_shapes:

@@ -51,11 +51,11 @@ def denoise_command(args: argparse.Namespace) -> int:
 
     from litedenoise.imageio import read_image, write_image
     from litedenoise.infer import denoise
-    from litedenoise.runtimes import DEFAULT_RUNTIME, TORCH_RUNTIMES, load_backend, runtime_for_file
+    from litedenoise.runtimes import TORCH_RUNTIMES, default_runtime, load_backend, runtime_for_file
     from litedenoise.weights import load_model
 
     weights = args.weights or args.model
-    runtime = args.runtime or runtime_for_file(weights) or DEFAULT_RUNTIME
+    runtime = args.runtime or runtime_for_file(weights) or default_runtime()
     if args.device == "cuda" and runtime not in TORCH_RUNTIMES:
         raise LiteDenoiseError(f"--device cuda is for the PyTorch runtimes ({', '.join(TORCH_RUNTIMES)}), not {runtime}")
     sources = _expand_inputs(args.inputs)
@@ -270,6 +270,7 @@ def bench_command(args: argparse.Namespace) -> int:
         data=args.data,
         weights=weights,
         matmul_size=args.matmul_size,
+        memory_budget_mb=args.memory_mb,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     markdown = render_markdown(report)
@@ -287,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     from litedenoise.export.quantize import DEFAULT_CALIBRATION_IMAGES, DEFAULT_CALIBRATION_SIZE
     from litedenoise.imageio import DEFAULT_MAX_PIXELS
     from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
-    from litedenoise.runtimes import CACHE_ENV_VAR, DEFAULT_RUNTIME, DEFAULT_TILE_SIZE, RUNTIMES
+    from litedenoise.runtimes import CACHE_ENV_VAR, DEFAULT_TILE_SIZE, RUNTIMES
 
     parser = argparse.ArgumentParser(prog="litedenoise", description="Real-image denoising for mobile NPUs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -300,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument(
         "--runtime",
         metavar="RUNTIME",
-        help=f"{' | '.join(RUNTIMES)} (default: {DEFAULT_RUNTIME}, or the --weights file's format); onnx and tflite export "
+        help=f"{' | '.join(RUNTIMES)} (default: the --weights file's format, else torch-bf16 on CPUs with native bfloat16, else torch); onnx and tflite export "
         f"the weights once at the tile size and cache the file in ${CACHE_ENV_VAR} (default ~/.cache/litedenoise)",
     )
     denoise.add_argument("--precision", metavar="PRECISION", help=f"onnx / tflite exports: {' | '.join(PRECISIONS)} (default fp32)")
@@ -410,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, help="untimed runs before them (the first is reported as the first call)")
     bench.add_argument("--threads", type=int, help="threads for every runtime (default: torch.get_num_threads())")
     bench.add_argument("--data", metavar="DIR", help="int8 rows: data folder whose PolyU crops calibrate the export (default: $LITEDENOISE_DATA)")
+    bench.add_argument(
+        "--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch rows' tiles, as in denoise"
+    )
     bench.add_argument("--matmul-size", type=int, default=DEFAULT_MATMUL_SIZE, metavar="N", help="N x N x N matrix multiplies measure the peaks")
     bench.add_argument("--json", metavar="FILE", help="write the report, every raw time included, here")
     bench.add_argument("--markdown", metavar="FILE", help="write the table printed to stdout here")
