@@ -208,7 +208,7 @@ def test_cli_weights_naming_an_exported_file_runs_it_with_the_runtime_of_its_suf
     [
         (["--runtime", "tflite", "--weights", "x.onnx"], "x.onnx is a .onnx file"),
         (["--runtime", "tflite", "--precision", "int4"], "unknown precision 'int4'"),
-        (["--precision", "int8"], "runtime torch does not run precision 'int8'"),
+        (["--runtime", "torch", "--precision", "int8"], "runtime torch does not run precision 'int8'"),
         (["--runtime", "jax"], "unknown runtime 'jax'"),
         (["--weights", "NOTES"], "not a readable TFLite model"),
         (["--runtime", "tflite", "--device", "cuda"], "--device cuda is for the PyTorch runtimes"),
