@@ -225,7 +225,9 @@ def test_cli_bad_runtime_precision_or_model_file_gives_one_line_and_exit_1(weigh
     assert not (tmp_path / "photo_denoised.png").exists()
 
 
-@pytest.mark.parametrize("flags, expected", [({"avx512f", "avx512_bf16"}, "torch-bf16"), ({"amx_bf16"}, "torch-bf16"), ({"avx2", "avx512f"}, "torch"), (set(), "torch")])
+@pytest.mark.parametrize(
+    "flags, expected", [({"avx512f", "avx512_bf16"}, "torch-bf16"), ({"amx_bf16"}, "torch-bf16"), ({"avx2", "avx512f"}, "torch"), (set(), "torch")]
+)
 def test_the_default_runtime_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, flags, expected):
     import litedenoise.runtimes
 

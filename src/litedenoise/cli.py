@@ -197,16 +197,23 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(height), int(width)
 
 
-def export_command(args: argparse.Namespace) -> int:
-    from litedenoise.export.convert import export_model
-    from litedenoise.export.file_audit import audit_file
+def _checked_model(weights: str, architecture: str):
+    """The network in ``weights`` (a file or a shipped name), refused unless it is ``architecture``."""
     from litedenoise.models import LiteDenoiseNet, TeacherNet
     from litedenoise.weights import load_model
 
-    model = load_model(args.weights or args.model)
-    expected = {"student": LiteDenoiseNet, "teacher": TeacherNet}[args.model]
+    model = load_model(weights)
+    expected = {"student": LiteDenoiseNet, "teacher": TeacherNet}[architecture]
     if not isinstance(model, expected):
-        raise LiteDenoiseError(f"{args.weights} holds a {type(model).__name__}, not a {expected.__name__} ({args.model})")
+        raise LiteDenoiseError(f"{weights} holds a {type(model).__name__}, not a {expected.__name__} ({architecture}); pass the matching model")
+    return model
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from litedenoise.export.convert import export_model
+    from litedenoise.export.file_audit import audit_file
+
+    model = _checked_model(args.weights or args.model, args.model)
     path = export_model(
         model,
         args.output,
@@ -242,8 +249,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
     from litedenoise.bench import render_markdown, run_benchmark
     from litedenoise.imageio import atomic_write_bytes
-    from litedenoise.models import LiteDenoiseNet, TeacherNet
-    from litedenoise.weights import build_model, load_model
+    from litedenoise.weights import build_model
 
     outputs = [Path(path) for path in (args.json, args.markdown) if path]
     for path in outputs:  # before the benchmark, not after an hour of it
@@ -252,12 +258,9 @@ def bench_command(args: argparse.Namespace) -> int:
         if not path.parent.is_dir():
             raise LiteDenoiseError(f"cannot write {path}: folder {path.parent} does not exist")
     if args.weights:
-        model, weights = load_model(args.weights), str(args.weights)
-        expected = {"student": LiteDenoiseNet, "teacher": TeacherNet}[args.model]
-        if not isinstance(model, expected):
-            raise LiteDenoiseError(f"{args.weights} holds a {type(model).__name__}, not a {expected.__name__}; pass --model to match")
+        model, weights = _checked_model(args.weights, args.model), str(args.weights)
     elif args.model == "student":
-        model, weights = load_model("student"), "shipped student"
+        model, weights = _checked_model("student", "student"), "shipped student"
     else:  # no shipped teacher, and latency does not depend on the weights
         model, weights = build_model("teacher"), "random initialisation"
     report = run_benchmark(
