@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LITEDENOISE_DATA ?= $(abspath ../shared/data)
 export LITEDENOISE_DATA
 
-.PHONY: demo test clean-venv
+.PHONY: demo test results clean-venv
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# docs/results.md and docs/report/ from the evaluation harness (about an hour the first time: BM3D; its outputs are cached)
+results: $(VENV)/.installed
+	$(BIN)/python benchmarks/make_results.py --data $(LITEDENOISE_DATA)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -141,43 +141,123 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluation(args: argparse.Namespace, on_image=None):
+    """The test set and the scores ``eval`` and ``report`` share: (EvalSet, {method name: MethodScores})."""
+    from tqdm import tqdm
+
+    from litedenoise.evaluate import build_methods, load_pairs, load_synthetic, score_methods
+
+    if args.noise and args.split:
+        raise LiteDenoiseError("--noise makes a synthetic set from a folder of clean images; it does not combine with --split")
+    if args.precision != "fp32" and args.runtime not in ("onnx", "tflite"):
+        raise LiteDenoiseError(f"--precision {args.precision} is for --runtime onnx or tflite")
+    found = load_synthetic(args.data_dir, args.noise, seed=args.seed) if args.noise else load_pairs(args.data_dir, split=args.split)
+    for line in found.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    if found.skipped:
+        total = len(found.images) + len(found.skipped)
+        print(f"skipped {len(found.skipped)} of {total} inputs; evaluating the other {len(found.images)}", file=sys.stderr)
+    chosen = bool(args.model or args.baseline)
+    models = args.model or ([] if chosen else ["student"])
+    baselines = args.baseline or ([] if chosen else ["identity"])
+    methods = build_methods(
+        models,
+        baselines,
+        runtime=args.runtime,
+        precision=args.precision,
+        export_size=args.export_size,
+        tta=args.tta,
+        threads=args.threads,
+        data=Path(args.calibration_data) if args.calibration_data else None,
+        memory_budget_mb=args.memory_mb,
+    )
+    with tqdm(total=len(found.images) * len(methods), desc="eval", unit="run", disable=not sys.stderr.isatty()) as bar:
+
+        def progress(line: str) -> None:
+            bar.update()
+            if not sys.stderr.isatty():
+                print(line, file=sys.stderr, flush=True)
+
+        scores = score_methods(methods, found.images, on_image=on_image, progress=progress)
+    return found, scores
+
+
 def eval_command(args: argparse.Namespace) -> int:
     import json
 
-    from litedenoise.data.paired import find_pairs, resolve_pair_set
-    from litedenoise.evaluate import evaluate
-    from litedenoise.imageio import read_rgb_uint8
-    from litedenoise.weights import load_model
+    from litedenoise.evaluate import METRIC_CONVENTION
+    from litedenoise.metrics import PSNR_CAP
 
-    folder = Path(args.data_dir)
-    pairs = resolve_pair_set(f"polyu:{args.split}", folder) if args.split else find_pairs(folder)
-    images = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in pairs]
-    model_name = args.weights or args.model
-    results = {"noisy": evaluate(None, images), model_name: evaluate(load_model(model_name), images)}
+    if args.csv and Path(args.csv).exists() and not args.overwrite:  # before the evaluation, not after it
+        raise LiteDenoiseError(f"{args.csv} already exists; use --overwrite to replace it")
+    found, scores = _evaluation(args)
     if args.csv:
-        _write_per_image_csv(Path(args.csv), [p.noisy.name for p in pairs], results, overwrite=args.overwrite)
+        _write_per_image_csv(Path(args.csv), scores, overwrite=args.overwrite)
     if args.json:
-        summary_keys = ("psnr", "ssim", "n", "sec_per_mpix")
-        print(json.dumps({method: {k: scores[k] for k in summary_keys} for method, scores in results.items()}))
+        print(json.dumps({name: record.summary() for name, record in scores.items()}))
         return 0
-    print(f"{len(images)} pairs from {folder}{' (' + args.split + ')' if args.split else ''}; PSNR: RGB, 8-bit, per-image mean")
-    for method, scores in results.items():
-        print(f"{method:>30}: PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}  {scores['sec_per_mpix']:.2f} s/Mpix")
+    print(f"{len(found.images)} images: {found.description}")
+    print(METRIC_CONVENTION)
+    names = list(scores)
+    width = max(len(name) for name in names)
+    image_width = max(len(image.name) for image in found.images)
+    print("\nper image, PSNR dB / SSIM:")
+    print(f"{'image':<{image_width}}  " + "  ".join(f"{name:>{max(len(name), 15)}}" for name in names))
+    for index, image in enumerate(found.images):
+        cells = [f"{_psnr_text(scores[n].psnr[index])} / {scores[n].ssim[index]:.4f}" for n in names]
+        print(f"{image.name:<{image_width}}  " + "  ".join(f"{cell:>{max(len(n), 15)}}" for cell, n in zip(cells, names)))
+    print("\nsummary:")
+    print(f"{'method':<{width}}  {'PSNR dB':>8}  {'SSIM':>6}  {'s/Mpix':>8}  n")
+    for name, record in scores.items():
+        summary = record.summary()
+        print(f"{name:<{width}}  {summary['psnr']:8.2f}  {summary['ssim']:6.4f}  {summary['sec_per_mpix']:8.2f}  {summary['n']}")
+    for name, record in scores.items():
+        if record.capped:
+            print(f"note: {name}: {record.capped} of {len(record.psnr)} images are identical to the reference; their PSNR is capped at {PSNR_CAP:g} dB")
     return 0
 
 
-def _write_per_image_csv(path: Path, names: list[str], results: dict, overwrite: bool) -> None:
+def report_command(args: argparse.Namespace) -> int:
+    import os
+    import platform
+
+    from litedenoise.bench import machine_info
+    from litedenoise.report import REPORT_FILES, ComparisonCrops, write_report
+
+    output = Path(args.output)
+    if not args.overwrite and any((output / name).exists() for name in REPORT_FILES):  # before the evaluation, not after it
+        raise LiteDenoiseError(f"{output} already holds a report; use --overwrite to replace it")
+    crops = ComparisonCrops(keep=args.crops)
+    found, scores = _evaluation(args, on_image=crops if args.crops else None)
+    provenance = {
+        "command": "litedenoise " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("litedenoise") else "litedenoise report",
+        "machine": f"{machine_info()['cpu']}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
+    }
+    title = args.title or f"Evaluation: {found.description}"
+    page = write_report(output, found, scores, crops.crops, title=title, provenance=provenance, overwrite=args.overwrite)
+    print(f"wrote {page} and {output / 'report.md'}")
+    return 0
+
+
+def _psnr_text(value: float) -> str:
+    from litedenoise.metrics import PSNR_CAP
+
+    return f"{value:.2f}" + ("(cap)" if value >= PSNR_CAP else "")
+
+
+def _write_per_image_csv(path: Path, scores: dict, overwrite: bool) -> None:
     import csv
     import io
 
     from litedenoise.imageio import atomic_write_bytes
+    from litedenoise.metrics import PSNR_CAP
 
     buffer = io.StringIO()
     rows = csv.writer(buffer)
-    rows.writerow(["method", "image", "psnr", "ssim"])
-    for method, scores in results.items():
-        for name, psnr, ssim in zip(names, scores["per_image_psnr"], scores["per_image_ssim"], strict=True):
-            rows.writerow([method, name, f"{psnr:.4f}", f"{ssim:.5f}"])
+    rows.writerow(["method", "image", "psnr", "ssim", "seconds", "psnr_capped"])
+    for method, record in scores.items():
+        for name, psnr, ssim, seconds in zip(record.images, record.psnr, record.ssim, record.seconds, strict=True):
+            rows.writerow([method, name, f"{psnr:.4f}", f"{ssim:.5f}", f"{seconds:.3f}", int(psnr >= PSNR_CAP)])
     atomic_write_bytes(path, buffer.getvalue().encode(), overwrite=overwrite)
 
 
@@ -285,6 +365,46 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    from litedenoise.baselines import BASELINES
+    from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS
+    from litedenoise.export.convert import PRECISIONS
+    from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB
+    from litedenoise.runtimes import RUNTIMES
+
+    parser.add_argument(
+        "data_dir",
+        help="a paired folder (noisy/+clean/, original/+denoised/ or SIDD scenes); the data folder holding polyu/ with --split; "
+        "a folder of clean images with --noise",
+    )
+    parser.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, val:full, unseen_camera:crops")
+    parser.add_argument("--noise", choices=list(EVALUATION_NOISE_LEVELS), help="add synthetic camera noise at this level to the clean images in data_dir")
+    parser.add_argument("--seed", type=int, default=0, help="--noise: the seed of the synthetic noise (default 0)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="student|teacher|PATH",
+        help="a network to evaluate (repeatable): shipped name, .safetensors, .onnx or .tflite "
+        "(default: student, when neither --model nor --baseline is given)",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        choices=list(BASELINES),
+        help="a classical method (repeatable): identity (the noisy input), bm3d, nlm (OpenCV non-local means), each with its noise level "
+        "tuned on PolyU train; outputs cached (default: identity, when neither --model nor --baseline is given)",
+    )
+    parser.add_argument("--runtime", choices=list(RUNTIMES), default="torch", help="runtime for the networks (default: torch, fp32)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="onnx / tflite runtimes: export precision")
+    parser.add_argument(
+        "--export-size", type=parse_size, metavar="HxW", help="onnx / tflite runtimes: the size the network is exported at, i.e. the tile (default 1024x1024)"
+    )
+    parser.add_argument("--calibration-data", metavar="DIR", help="int8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
+    parser.add_argument("--tta", action="store_true", help="also score each network's x8 flip/rotate self-ensemble")
+    parser.add_argument("--threads", type=int, metavar="N", help="intra-op threads for the networks")
+    parser.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch tiles")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from litedenoise.bench import BENCH_RUNTIMES, DEFAULT_MATMUL_SIZE, PROTOCOLS
     from litedenoise.export.convert import DEFAULT_SIZE, FORMATS, LAYOUTS, PRECISIONS
@@ -325,18 +445,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weights", help="a .safetensors weights file instead of the shipped student")
     demo.set_defaults(handler=demo_command)
 
-    evaluate = commands.add_parser("eval", help="PSNR/SSIM on noisy/clean pairs at full resolution")
-    evaluate.add_argument(
-        "data_dir",
-        help="a paired folder (noisy/+clean/, original/+denoised/ or SIDD scenes), or the data folder holding polyu/ (with --split)",
-    )
-    evaluate.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, unseen_camera:full")
-    evaluate.add_argument("--model", choices=["student", "teacher"], default="student")
-    evaluate.add_argument("--weights", help="a .safetensors weights file (overrides --model)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
-    evaluate.add_argument("--csv", metavar="FILE", help="write per-image PSNR/SSIM rows (method, image, psnr, ssim) here")
+    evaluate = commands.add_parser("eval", help="PSNR/SSIM of networks and classical baselines on noisy/clean pairs, whole images")
+    _add_evaluation_arguments(evaluate)
+    evaluate.add_argument("--json", action="store_true", help='print one JSON object keyed by method: {"psnr", "ssim", "n", "sec_per_mpix"}')
+    evaluate.add_argument("--csv", metavar="FILE", help="write per-image rows (method, image, psnr, ssim, seconds, psnr_capped) here")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     evaluate.set_defaults(handler=eval_command)
+
+    report = commands.add_parser("report", help="evaluate as eval does, then write an HTML page and a markdown summary with figures")
+    _add_evaluation_arguments(report)
+    report.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for report.html, report.md, results.json and the PNG figures")
+    report.add_argument("--title", help="the report's heading")
+    report.add_argument("--crops", type=int, default=4, metavar="N", help="zoomed comparison crops: the N images where the methods differ most (0: none)")
+    report.add_argument("--overwrite", action="store_true", help="replace a report already in DIR")
+    report.set_defaults(handler=report_command)
 
     train = commands.add_parser("train", help="train a student or teacher")
     train.add_argument("model", choices=["student", "teacher"])

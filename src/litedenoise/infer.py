@@ -127,19 +127,27 @@ def denoise_tensor(
     tile: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     bf16: bool = False,
+    tta: bool = False,
 ) -> torch.Tensor:
     """Denoise an NCHW float tensor in [0, 1] of any height and width; returns the same shape.
 
     ``model`` is a network or a ``runtimes.Backend``. ``tile`` fixes the tile side; otherwise it
     follows from ``memory_budget_mb``; a backend with a ``fixed_size`` always gets tiles of that
     size. ``bf16`` runs a network under bfloat16 autocast (fast on CPUs with AMX, slightly less
-    exact; for a backend, ``load_backend("torch-bf16", ...)``).
+    exact; for a backend, ``load_backend("torch-bf16", ...)``). ``tta`` is the x8 self-ensemble:
+    the mean of the outputs for the 8 flips and 90-degree rotations, each undone (8x the time).
     """
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
     if isinstance(model, Backend) and bf16:
         raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
     backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
+    if tta:
+        total = torch.zeros_like(image)
+        for variant in range(8):
+            result = denoise_tensor(_dihedral(image, variant), backend, tile=tile, memory_budget_mb=memory_budget_mb)
+            total += _undo_dihedral(result, variant)
+        return total / 8
     height, width = image.shape[-2:]
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:
@@ -159,6 +167,18 @@ def denoise_tensor(
     return output[..., :height, :width]
 
 
+def _dihedral(image: torch.Tensor, variant: int) -> torch.Tensor:
+    """Variant 0..7 of the flips and 90-degree rotations of an NCHW tensor (bit 2: flip, bits 0-1: turns)."""
+    if variant & 4:
+        image = image.flip(-1)
+    return torch.rot90(image, variant & 3, dims=(-2, -1))
+
+
+def _undo_dihedral(image: torch.Tensor, variant: int) -> torch.Tensor:
+    image = torch.rot90(image, -(variant & 3), dims=(-2, -1))
+    return image.flip(-1) if variant & 4 else image
+
+
 def denoise(
     image: np.ndarray,
     model: nn.Module | Backend,
@@ -166,10 +186,12 @@ def denoise(
     tile: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     bf16: bool = False,
+    tta: bool = False,
 ) -> np.ndarray:
     """Denoise an HxW, HxWx3 or HxWx4 image; returns the same shape and dtype.
 
-    ``model`` is a network or a ``runtimes.Backend`` (``denoise_tensor`` says how each is tiled).
+    ``model`` is a network or a ``runtimes.Backend`` (``denoise_tensor`` says how each is tiled;
+    ``tta`` is its x8 self-ensemble).
     uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
     is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
     """
@@ -189,7 +211,7 @@ def denoise(
     grey = values.ndim == 2 or values.shape[2] == 1
     rgb = np.repeat(values.reshape(*values.shape[:2], 1), 3, axis=2) if grey else values[..., :3]
     tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-    result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16)
+    result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16, tta=tta)
     result = result[0].numpy().transpose(1, 2, 0)
 
     if grey:

@@ -291,3 +291,42 @@ def _bayer_colours(shape: tuple[int, ...]) -> np.ndarray:
     rows = np.arange(shape[0]) % 2
     cols = np.arange(shape[1]) % 2
     return _RGGB[rows[:, None], cols[None, :]]
+
+
+def _evaluation_level(shot_variance: float) -> CameraNoiseParams:
+    """A fixed camera (Nikon D800 colour, mid white balance, no digital gain, chroma NR sigma 2, no
+    JPEG) at ``shot_variance``, its read variance on the centre of ``CameraNoiseRange.read_line``."""
+    line = CameraNoiseRange().read_line
+    return CameraNoiseParams(
+        camera_to_srgb=camera_to_srgb_matrix(_xyz_to_raw("nikon_d800")),
+        red_gain=2.15,
+        blue_gain=1.7,
+        brightness_gain=1.0,
+        shot_variance=shot_variance,
+        read_variance=float(np.exp(line[0] * np.log(shot_variance) + line[1])),
+        chroma_blur_sigma=2.0,
+    )
+
+
+# Named noise levels for synthetic test sets (Kodak24, McMaster18): a large sensor at moderate ISO,
+# a mid-range phone and a high-ISO phone frame (1 / electrons at white of 2000, 500 and 125).
+EVALUATION_NOISE_LEVELS = {
+    "low": _evaluation_level(5e-4),
+    "medium": _evaluation_level(2e-3),
+    "high": _evaluation_level(8e-3),
+}
+
+
+def evaluation_noise(clean: np.ndarray, level: str, seed: int, name: str) -> np.ndarray:
+    """The noisy uint8 copy of a clean uint8 HxWx3 image at ``EVALUATION_NOISE_LEVELS[level]``.
+
+    The generator is seeded with ``seed``, the level and a CRC of ``name`` (the image's file name),
+    so a test set is the same on every machine and run, and no image shares another's noise.
+    """
+    import zlib
+
+    if level not in EVALUATION_NOISE_LEVELS:
+        raise ValueError(f"unknown noise level {level!r}; choose from {', '.join(EVALUATION_NOISE_LEVELS)}")
+    rng = np.random.default_rng([seed, list(EVALUATION_NOISE_LEVELS).index(level), zlib.crc32(name.encode())])
+    noisy = add_camera_noise(clean.astype(np.float32) / 255.0, EVALUATION_NOISE_LEVELS[level], rng)
+    return np.round(np.clip(noisy, 0.0, 1.0) * 255.0).astype(np.uint8)

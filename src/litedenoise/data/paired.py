@@ -55,13 +55,34 @@ class ImagePair:
     clean: Path
 
 
+@dataclass(frozen=True)
+class PairScan:
+    """What ``scan_pairs`` found: the complete pairs, and one line per image left without a partner."""
+
+    pairs: list[ImagePair]
+    unpaired: list[str]
+
+
 def find_pairs(folder: str | Path, names: list[str] | None = None) -> list[ImagePair]:
     """Pairs in ``folder``, in any layout listed in this module's docstring, sorted by name.
 
     ``names`` keeps only those pair names (and every one of them must be present). Reads file
     names only, so a damaged image is found when it is read, and a size mismatch by
-    ``check_pair_sizes``.
+    ``check_pair_sizes``. An image without a partner is an error (``scan_pairs`` lists them instead).
     """
+    folder = Path(folder)
+    scan = scan_pairs(folder, names)
+    if scan.unpaired:
+        raise LiteDenoiseError(f"{folder}: {len(scan.unpaired)} images without a partner: {_listed(scan.unpaired)}")
+    if not scan.pairs:
+        raise LiteDenoiseError(f"{folder}: no image pairs found")
+    return scan.pairs
+
+
+def scan_pairs(folder: str | Path, names: list[str] | None = None) -> PairScan:
+    """Like ``find_pairs``, but images without a partner are listed in the result, not raised, so an
+    evaluation can go on with the rest. A folder in no layout, clashing names and missing ``names``
+    are still errors; an empty result is not (the caller decides)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LiteDenoiseError(f"{folder}: no such folder")
@@ -78,17 +99,15 @@ def find_pairs(folder: str | Path, names: list[str] | None = None) -> list[Image
         raise LiteDenoiseError(f"{folder}: holds several layouts ({', '.join(found)}); give a folder with one")
     if two_folder:
         noisy_side, clean_side = two_folder[0]
-        pairs = _two_folder_pairs(folder, noisy_side, clean_side)
+        pairs, unpaired = _two_folder_pairs(folder, noisy_side, clean_side)
     else:
-        pairs = _sidd_pairs(folder, sidd_images)
+        pairs, unpaired = _sidd_pairs(folder, sidd_images)
 
     wanted = sorted(pairs) if names is None else sorted(names)
     missing = [name for name in wanted if name not in pairs]
     if missing:
         raise LiteDenoiseError(f"{folder}: {len(missing)} missing pairs: {_listed(missing)}")
-    if not wanted:
-        raise LiteDenoiseError(f"{folder}: no image pairs found")
-    return [pairs[name] for name in wanted]
+    return PairScan([pairs[name] for name in wanted], unpaired if names is None else [])
 
 
 def check_pair_sizes(pairs: list[ImagePair]) -> list[str]:
@@ -154,7 +173,7 @@ def _images(folder: Path) -> list[Path]:
     ]
 
 
-def _two_folder_pairs(folder: Path, noisy_side: str, clean_side: str) -> dict[str, ImagePair]:
+def _two_folder_pairs(folder: Path, noisy_side: str, clean_side: str) -> tuple[dict[str, ImagePair], list[str]]:
     for side in (noisy_side, clean_side):
         if not (folder / side).is_dir():
             raise LiteDenoiseError(f"{folder}: expected sub-folders '{noisy_side}/' and '{clean_side}/' with paired images; '{side}/' is missing")
@@ -182,7 +201,7 @@ def _sidd_images(folder: Path) -> dict[Path, list[Path]]:
     return {place: found for place, found in images.items() if found}
 
 
-def _sidd_pairs(folder: Path, images: dict[Path, list[Path]]) -> dict[str, ImagePair]:
+def _sidd_pairs(folder: Path, images: dict[Path, list[Path]]) -> tuple[dict[str, ImagePair], list[str]]:
     noisy: dict[str, list[Path]] = {}
     clean: dict[str, list[Path]] = {}
     strangers: list[str] = []
@@ -202,17 +221,16 @@ def _sidd_pairs(folder: Path, images: dict[Path, list[Path]]) -> dict[str, Image
     return _paired(folder, noisy, clean)
 
 
-def _paired(folder: Path, noisy: dict[str, list[Path]], clean: dict[str, list[Path]]) -> dict[str, ImagePair]:
-    """Pairs from the images of each side by pair name; names must be unique and on both sides."""
+def _paired(folder: Path, noisy: dict[str, list[Path]], clean: dict[str, list[Path]]) -> tuple[dict[str, ImagePair], list[str]]:
+    """Pairs from the images of each side by pair name, and the images (relative paths) without a
+    partner. A name on one side twice is an error."""
     clashes = [", ".join(_relative(folder, path) for path in paths) for side in (noisy, clean) for paths in side.values() if len(paths) > 1]
     if clashes:
         raise LiteDenoiseError(f"{folder}: images that would pair under one name (keep one of each): {_listed(clashes)}")
     alone = [paths[0] for name, paths in noisy.items() if name not in clean]
     alone += [paths[0] for name, paths in clean.items() if name not in noisy]
-    if alone:
-        unpaired = sorted(_relative(folder, path) for path in alone)
-        raise LiteDenoiseError(f"{folder}: {len(unpaired)} images without a partner: {_listed(unpaired)}")
-    return {name: ImagePair(name, paths[0], clean[name][0]) for name, paths in noisy.items()}
+    pairs = {name: ImagePair(name, paths[0], clean[name][0]) for name, paths in noisy.items() if name in clean}
+    return pairs, sorted(_relative(folder, path) for path in alone)
 
 
 def _relative(folder: Path, path: Path) -> str:

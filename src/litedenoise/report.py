@@ -1,0 +1,263 @@
+"""An evaluation as pictures: a self-contained HTML page and a markdown summary.
+
+``write_report`` turns ``evaluate.score_methods`` results into a folder holding ``report.html``
+(every image inlined, no network needed), ``report.md`` with its PNG figures beside it, and
+``results.json``. The figures: the summary table, PSNR against seconds per megapixel (the Pareto
+view: nothing up and to the left of a point is better at both), per-image PSNR bars, and zoomed
+crops side by side where the methods differ most (``ComparisonCrops`` picks them while the
+evaluation runs, so no full-size output is held longer than one image).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from litedenoise.errors import LiteDenoiseError
+from litedenoise.evaluate import METRIC_CONVENTION, EvalImage, EvalSet, MethodScores
+from litedenoise.metrics import PSNR_CAP, psnr
+
+REPORT_FILES = ("report.html", "report.md", "results.json", "pareto.png", "per_image.png")
+
+
+@dataclass
+class Crop:
+    """One window of one image: the noisy, clean and each method's pixels, and how much the methods differ there (dB)."""
+
+    image: str
+    top: int
+    left: int
+    panels: dict[str, np.ndarray]
+    spread_db: float
+
+
+@dataclass
+class ComparisonCrops:
+    """``score_methods``'s ``on_image`` callback keeping the ``keep`` windows where the methods differ most.
+
+    In each image it takes the square window (a quarter of the shorter side, 48 to 160 pixels)
+    where the local PSNR of the best and the worst method is furthest apart, methods other than
+    ``identity`` compared (all of them when fewer than two are left).
+    """
+
+    keep: int = 4
+    crops: list[Crop] = field(default_factory=list)
+
+    def __call__(self, image: EvalImage, outputs: dict[str, np.ndarray]) -> None:
+        from scipy.ndimage import uniform_filter
+
+        side = int(np.clip(min(image.clean.shape[:2]) // 4, 48, 160))
+        compared = [name for name in outputs if name != "identity"]
+        compared = compared if len(compared) >= 2 else list(outputs)
+        clean = image.clean.astype(np.float32)
+        local_mse = []
+        for name in compared:
+            error = ((np.asarray(outputs[name], np.float32) - clean) ** 2).mean(axis=2)
+            local_mse.append(uniform_filter(error, size=side, mode="constant") + 1e-3)
+        local_mse = np.stack(local_mse)
+        spread = 10 * np.log10(local_mse.max(axis=0) / local_mse.min(axis=0))
+        half = side // 2
+        valid = spread[half : clean.shape[0] - side + half + 1, half : clean.shape[1] - side + half + 1]
+        row, col = np.unravel_index(int(np.argmax(valid)), valid.shape)
+        window = (slice(row, row + side), slice(col, col + side))
+        panels = {"noisy": image.noisy[window]}
+        panels.update({name: np.asarray(output)[window] for name, output in outputs.items() if name != "identity"})
+        panels["clean"] = image.clean[window]
+        self.crops.append(Crop(image.name, int(row), int(col), panels, float(valid[row, col])))
+        self.crops.sort(key=lambda crop: -crop.spread_db)
+        del self.crops[self.keep :]
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Names of the (seconds per Mpix, PSNR) points no other point beats on both, fastest first."""
+    front = [
+        name
+        for name, (seconds, quality) in points.items()
+        if not any(s <= seconds and q >= quality and (s, q) != (seconds, quality) for s, q in points.values())
+    ]
+    return sorted(front, key=lambda name: points[name][0])
+
+
+def write_report(
+    output_dir: str | Path,
+    found: EvalSet,
+    scores: dict[str, MethodScores],
+    crops: list[Crop],
+    *,
+    title: str,
+    provenance: dict[str, str],
+    overwrite: bool = False,
+) -> Path:
+    """Write the report files (``REPORT_FILES`` and one ``crop_N.png`` per crop) into ``output_dir``.
+
+    ``provenance`` (weights, commit, machine, command...) is printed under the title. Existing
+    report files are kept unless ``overwrite``; nothing else in the folder is touched. Returns the
+    HTML page's path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    output_dir = Path(output_dir)
+    ours = [output_dir / name for name in REPORT_FILES]
+    if not overwrite:
+        clashes = [path for path in ours if path.exists()] + sorted(output_dir.glob("crop_*.png"))
+        if clashes:
+            raise LiteDenoiseError(f"{clashes[0]} already exists; use --overwrite to replace the report in {output_dir}")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LiteDenoiseError(f"cannot create {output_dir}: {error.strerror}") from None
+    for old in output_dir.glob("crop_*.png"):  # a previous report's crops: ours to replace
+        old.unlink()
+
+    summaries = {name: record.summary() for name, record in scores.items()}
+    figures = {"pareto.png": _pareto_figure(summaries), "per_image.png": _per_image_figure(scores)}
+    for index, crop in enumerate(crops):
+        figures[f"crop_{index + 1}.png"] = _crop_figure(crop)
+    for name, png in figures.items():
+        (output_dir / name).write_bytes(png)
+
+    record = {
+        "title": title,
+        "data": found.description,
+        "skipped": found.skipped,
+        "provenance": provenance,
+        "convention": METRIC_CONVENTION,
+        "summary": summaries,
+        "per_image": {name: {"images": r.images, "psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds} for name, r in scores.items()},
+        "crops": [{"image": c.image, "top": c.top, "left": c.left, "spread_db": c.spread_db} for c in crops],
+    }
+    (output_dir / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    (output_dir / "report.md").write_text(render_markdown(record, [f"crop_{i + 1}.png" for i in range(len(crops))]))
+    page = output_dir / "report.html"
+    page.write_text(_render_html(record, figures))
+    return page
+
+
+def render_markdown(record: dict, crop_files: list[str]) -> str:
+    """The report as markdown, its figures referenced as files beside it."""
+    lines = [f"# {record['title']}", ""]
+    lines += [f"- {key}: {value}" for key, value in record["provenance"].items()]
+    lines += [f"- data: {record['data']}", f"- {record['convention']}"]
+    if record["skipped"]:
+        lines.append(f"- skipped {len(record['skipped'])} inputs: " + "; ".join(record["skipped"]))
+    lines += ["", _table_from_record(record), "![PSNR against seconds per megapixel](pareto.png)", "", "![per-image PSNR](per_image.png)", ""]
+    if crop_files:
+        lines += ["## Where the methods differ most", ""]
+        for crop, name in zip(record["crops"], crop_files):
+            where = f"window at row {crop['top']}, column {crop['left']}"
+            lines += [f"{crop['image']}, {where} ({crop['spread_db']:.1f} dB between best and worst method there):", "", f"![{crop['image']}]({name})", ""]
+    return "\n".join(lines)
+
+
+def _table_from_record(record: dict) -> str:
+    capped = {name: sum(v >= PSNR_CAP for v in rows["psnr"]) for name, rows in record["per_image"].items()}
+    lines = ["| method | PSNR (dB) | SSIM | s / Mpix | images |", "|---|---|---|---|---|"]
+    for name, summary in record["summary"].items():
+        flag = f" ({capped[name]} capped at {PSNR_CAP:g})" if capped[name] else ""
+        lines.append(f"| {name} | {summary['psnr']:.2f}{flag} | {summary.get('ssim', float('nan')):.4f} | {summary['sec_per_mpix']:.2f} | {summary['n']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _render_html(record: dict, figures: dict[str, bytes]) -> str:
+    def image(name: str, alt: str) -> str:
+        return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(figures[name]).decode()}">'
+
+    capped = {name: sum(v >= PSNR_CAP for v in rows["psnr"]) for name, rows in record["per_image"].items()}
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{s['psnr']:.2f}{f' ({capped[name]} capped at {PSNR_CAP:g})' if capped[name] else ''}</td>"
+        f"<td>{s.get('ssim', float('nan')):.4f}</td><td>{s['sec_per_mpix']:.2f}</td><td>{s['n']}</td></tr>"
+        for name, s in record["summary"].items()
+    )
+    facts = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in record["provenance"].items())
+    facts += f"<li>data: {html.escape(record['data'])}</li><li>{html.escape(record['convention'])}</li>"
+    if record["skipped"]:
+        facts += f"<li>skipped {len(record['skipped'])} inputs: {html.escape('; '.join(record['skipped']))}</li>"
+    crops = "".join(
+        f"<h3>{html.escape(c['image'])}: row {c['top']}, column {c['left']} ({c['spread_db']:.1f} dB between best and worst)</h3>"
+        + image(f"crop_{i + 1}.png", c["image"])
+        for i, c in enumerate(record["crops"])
+    )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(record['title'])}</title><style>{style}</style></head><body>"
+        f"<h1>{html.escape(record['title'])}</h1><ul>{facts}</ul>"
+        f"<table><tr><th>method</th><th>PSNR (dB)</th><th>SSIM</th><th>s / Mpix</th><th>images</th></tr>{rows}</table>"
+        f"<p>{image('pareto.png', 'PSNR against seconds per megapixel')}</p><p>{image('per_image.png', 'per-image PSNR')}</p>"
+        + (f"<h2>Where the methods differ most</h2>{crops}" if crops else "")
+        + f"<p><small>written {datetime.date.today().isoformat()} by litedenoise report</small></p></body></html>\n"
+    )
+
+
+def _png(figure) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _pareto_figure(summaries: dict[str, dict]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    points = {name: (max(s["sec_per_mpix"], 1e-3), s["psnr"]) for name, s in summaries.items()}
+    figure, axes = plt.subplots(figsize=(6, 4.2))
+    front = pareto_front(points)
+    axes.plot([points[n][0] for n in front], [points[n][1] for n in front], "--", color="0.6", zorder=1, label="Pareto front")
+    for name, (seconds, quality) in points.items():
+        axes.scatter([seconds], [quality], zorder=2, s=40)
+        axes.annotate(name, (seconds, quality), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("seconds per megapixel (log; identity plotted at 0.001)")
+    axes.set_ylabel("PSNR (dB)")
+    axes.set_title("Quality against time on this machine")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    return _png(figure)
+
+
+def _per_image_figure(scores: dict[str, MethodScores]) -> bytes:
+    import matplotlib.pyplot as plt
+
+    names = list(scores)
+    images = scores[names[0]].images
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * len(images) * max(1, len(names)) / 2), 4.2))
+    width = 0.8 / len(names)
+    positions = np.arange(len(images))
+    for index, name in enumerate(names):
+        axes.bar(positions + index * width - 0.4 + width / 2, np.minimum(scores[name].psnr, PSNR_CAP), width, label=name)
+    everything = np.concatenate([np.minimum(scores[n].psnr, PSNR_CAP) for n in names])
+    axes.set_ylim(max(0.0, float(everything.min()) - 2.0), float(everything.max()) + 1.0)
+    axes.set_xticks(positions, [Path(name).stem for name in images], rotation=60, ha="right", fontsize=7)
+    axes.set_ylabel("PSNR (dB)")
+    axes.set_title("PSNR per image")
+    axes.legend(fontsize=8, ncols=min(len(names), 3))
+    axes.grid(axis="y", alpha=0.3)
+    return _png(figure)
+
+
+def _crop_figure(crop: Crop) -> bytes:
+    import matplotlib.pyplot as plt
+
+    count = len(crop.panels)
+    figure, axes = plt.subplots(1, count, figsize=(3.4 * count, 3.8))
+    clean = crop.panels["clean"]
+    for axis, (name, pixels) in zip(np.atleast_1d(axes), crop.panels.items()):
+        axis.imshow(pixels, interpolation="nearest")
+        label = name if name == "clean" else f"{name}\n{psnr(pixels, clean):.2f} dB here"
+        axis.set_title(label, fontsize=8)
+        axis.set_axis_off()
+    figure.suptitle(f"{crop.image}: {clean.shape[1]}x{clean.shape[0]} window at ({crop.left}, {crop.top}), zoomed", fontsize=9)
+    return _png(figure)
