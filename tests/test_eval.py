@@ -95,8 +95,8 @@ def test_bm3d_and_nlm_run_with_their_tuned_multipliers_and_bm3d_is_read_back_fro
     image = EvalImage("ramp", noisy, clean.astype(np.uint8))
     methods = [baselines.tuned_baseline("bm3d", tmp_path), baselines.tuned_baseline("nlm", tmp_path), Baseline("identity")]
     first = score_methods(methods, [image])
-    assert first["bm3d" + f" (sigma x {baselines.TUNED_MULTIPLIERS['bm3d']:g})"].psnr[0] > first["identity"].psnr[0] + 3
-    assert first["nlm" + f" (sigma x {baselines.TUNED_MULTIPLIERS['nlm']:g})"].psnr[0] > first["identity"].psnr[0] + 3
+    assert first["bm3d" + f" (sigma x {baselines.TUNED_MULTIPLIERS['real']['bm3d']:g})"].psnr[0] > first["identity"].psnr[0] + 3
+    assert first["nlm" + f" (sigma x {baselines.TUNED_MULTIPLIERS['real']['nlm']:g})"].psnr[0] > first["identity"].psnr[0] + 3
     monkeypatch.setattr(baselines, "bm3d_denoise", lambda *args: pytest.fail("BM3D recomputed despite the cache"))
     again = score_methods(methods[:1], [image])
     name = methods[0].name
@@ -167,6 +167,10 @@ def test_comparison_crops_are_cut_where_the_methods_differ_most():
     side = crop.panels["clean"].shape[0]
     assert side == 48 and list(crop.panels) == ["noisy", "good", "bad", "clean"]
     assert crop.top <= 60 and crop.top + side >= 80 and crop.left <= 90 and crop.left + side >= 110
+    # shown: only those methods are compared and drawn
+    only = ComparisonCrops(keep=1, shown=["identity", "good", "bad"])
+    only(EvalImage("x", clean, clean), {"identity": clean, "good": good, "bad": bad, "extra": np.zeros_like(clean)})
+    assert list(only.crops[0].panels) == ["noisy", "good", "bad", "clean"] and only.crops[0].top == crop.top
 
 
 def test_report_writes_a_self_contained_page_a_markdown_summary_and_keeps_an_existing_report(tmp_path, data_root, weights, capsys):

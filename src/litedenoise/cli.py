@@ -170,6 +170,7 @@ def _evaluation(args: argparse.Namespace, on_image=None):
         threads=args.threads,
         data=Path(args.calibration_data) if args.calibration_data else None,
         memory_budget_mb=args.memory_mb,
+        noise="synthetic" if args.noise else "real",  # the baselines' multipliers: tuned for each kind
     )
     with tqdm(total=len(found.images) * len(methods), desc="eval", unit="run", disable=not sys.stderr.isatty()) as bar:
 
@@ -387,12 +388,13 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         help="a network to evaluate (repeatable): shipped name, .safetensors, .onnx or .tflite "
         "(default: student, when neither --model nor --baseline is given)",
     )
+    parser.add_argument("--weights", action="append", dest="model", help=argparse.SUPPRESS)  # the name eval took before --model did
     parser.add_argument(
         "--baseline",
         action="append",
         choices=list(BASELINES),
         help="a classical method (repeatable): identity (the noisy input), bm3d, nlm (OpenCV non-local means), each with its noise level "
-        "tuned on PolyU train; outputs cached (default: identity, when neither --model nor --baseline is given)",
+        "tuned on PolyU train (with --noise: on CBSD432 with that noise); outputs cached (default: identity, when neither --model nor --baseline is given)",
     )
     parser.add_argument("--runtime", choices=list(RUNTIMES), default="torch", help="runtime for the networks (default: torch, fp32)")
     parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="onnx / tflite runtimes: export precision")

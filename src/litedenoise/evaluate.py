@@ -239,15 +239,17 @@ def build_methods(
     data: Path | None = None,
     cache_dir: Path | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    noise: str = "real",
 ) -> list[Method]:
-    """Baselines first (tuned multipliers, outputs cached under ``cache_dir``), then each network of
+    """Baselines first (multipliers tuned for ``noise``: "real" or "synthetic"; outputs cached under
+    ``cache_dir``), then each network of
     ``models`` (a shipped name or a .safetensors / .onnx / .tflite file) on ``runtime``, and with
     ``tta`` its x8 self-ensemble as a further method. ``export_size`` (height, width) is the size
     an onnx / tflite export is made at (default ``runtimes.DEFAULT_TILE_SIZE``)."""
     from litedenoise.baselines import tuned_baseline
     from litedenoise.runtimes import default_cache_dir, load_backend, runtime_for_file
 
-    methods: list[Method] = [tuned_baseline(name, (cache_dir or default_cache_dir()) / "baselines") for name in baselines]
+    methods: list[Method] = [tuned_baseline(name, (cache_dir or default_cache_dir()) / "baselines", noise) for name in baselines]
     for source in models:
         file_runtime = runtime_for_file(source)
         chosen = file_runtime or runtime

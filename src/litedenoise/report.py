@@ -44,15 +44,19 @@ class ComparisonCrops:
 
     In each image it takes the square window (a quarter of the shorter side, 48 to 160 pixels)
     where the local PSNR of the best and the worst method is furthest apart, methods other than
-    ``identity`` compared (all of them when fewer than two are left).
+    ``identity`` compared (all of them when fewer than two are left). ``shown`` limits the
+    methods shown and compared to those names (default: all).
     """
 
     keep: int = 4
+    shown: list[str] | None = None
     crops: list[Crop] = field(default_factory=list)
 
     def __call__(self, image: EvalImage, outputs: dict[str, np.ndarray]) -> None:
         from scipy.ndimage import uniform_filter
 
+        if self.shown is not None:
+            outputs = {name: output for name, output in outputs.items() if name in self.shown}
         side = int(np.clip(min(image.clean.shape[:2]) // 4, 48, 160))
         compared = [name for name in outputs if name != "identity"]
         compared = compared if len(compared) >= 2 else list(outputs)
