@@ -191,3 +191,17 @@ def test_report_writes_a_self_contained_page_a_markdown_summary_and_keeps_an_exi
     assert main(args) == 1
     assert "already holds a report" in capsys.readouterr().err
     assert (output / "report.html").read_text() == before
+
+
+def test_eval_on_the_onnx_runtime_matches_pytorch_through_the_same_inference_path(data_root, weights, capsys):
+    pairs = str(data_root / "pairs")
+    assert main(["eval", pairs, "--model", str(weights), "--json"]) == 0
+    torch_scores = json.loads(capsys.readouterr().out)["tiny.safetensors"]
+    assert main(["eval", pairs, "--model", str(weights), "--runtime", "onnx", "--export-size", "64x64", "--json"]) == 0
+    onnx_scores = json.loads(capsys.readouterr().out)["tiny.safetensors (onnx fp32)"]
+    assert onnx_scores["n"] == 3 and abs(onnx_scores["psnr"] - torch_scores["psnr"]) < 0.01
+
+
+def test_synthetic_noise_and_a_polyu_split_do_not_combine(data_root, capsys):
+    assert main(["eval", str(data_root), "--split", "val:crops", "--noise", "low"]) == 1
+    assert "does not combine with --split" in capsys.readouterr().err

@@ -13,9 +13,11 @@ every tile sent to them is exactly that size.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -312,6 +314,9 @@ def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
         temporary = Path(scratch) / name
         on_cpu = all(parameter.device.type == "cpu" for parameter in model.parameters())
-        export_model(model if on_cpu else copy.deepcopy(model).cpu(), temporary, precision=precision, size=size, layout=layout, data=data if integer else None)
+        # the converters print progress on stdout, which belongs to the caller's output (eval --json)
+        with contextlib.redirect_stdout(sys.stderr):
+            source = model if on_cpu else copy.deepcopy(model).cpu()
+            export_model(source, temporary, precision=precision, size=size, layout=layout, data=data if integer else None)
         os.replace(temporary, path)
     return path
