@@ -161,12 +161,23 @@ def render_markdown(record: dict, crop_files: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _table_from_record(record: dict) -> str:
-    capped = {name: sum(v >= PSNR_CAP for v in rows["psnr"]) for name, rows in record["per_image"].items()}
-    lines = ["| method | PSNR (dB) | SSIM | s / Mpix | images |", "|---|---|---|---|---|"]
+TABLE_HEADER = ("method", "PSNR (dB)", "SSIM", "s / Mpix", "images")
+
+
+def _table_rows(record: dict) -> list[tuple[str, ...]]:
+    """The summary table's cells, one tuple per method (a capped PSNR flagged), for markdown and HTML alike."""
+    rows = []
     for name, summary in record["summary"].items():
-        flag = f" ({capped[name]} capped at {PSNR_CAP:g})" if capped[name] else ""
-        lines.append(f"| {name} | {summary['psnr']:.2f}{flag} | {summary.get('ssim', float('nan')):.4f} | {summary['sec_per_mpix']:.2f} | {summary['n']} |")
+        capped = sum(value >= PSNR_CAP for value in record["per_image"][name]["psnr"])
+        flag = f" ({capped} capped at {PSNR_CAP:g})" if capped else ""
+        ssim = f"{summary['ssim']:.4f}" if "ssim" in summary else "-"
+        rows.append((name, f"{summary['psnr']:.2f}{flag}", ssim, f"{summary['sec_per_mpix']:.2f}", str(summary["n"])))
+    return rows
+
+
+def _table_from_record(record: dict) -> str:
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in _table_rows(record)]
     return "\n".join(lines) + "\n"
 
 
@@ -174,12 +185,8 @@ def _render_html(record: dict, figures: dict[str, bytes]) -> str:
     def image(name: str, alt: str) -> str:
         return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(figures[name]).decode()}">'
 
-    capped = {name: sum(v >= PSNR_CAP for v in rows["psnr"]) for name, rows in record["per_image"].items()}
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{s['psnr']:.2f}{f' ({capped[name]} capped at {PSNR_CAP:g})' if capped[name] else ''}</td>"
-        f"<td>{s.get('ssim', float('nan')):.4f}</td><td>{s['sec_per_mpix']:.2f}</td><td>{s['n']}</td></tr>"
-        for name, s in record["summary"].items()
-    )
+    header = "".join(f"<th>{html.escape(cell)}</th>" for cell in TABLE_HEADER)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in _table_rows(record))
     facts = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in record["provenance"].items())
     facts += f"<li>data: {html.escape(record['data'])}</li><li>{html.escape(record['convention'])}</li>"
     if record["skipped"]:
@@ -197,7 +204,7 @@ def _render_html(record: dict, figures: dict[str, bytes]) -> str:
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(record['title'])}</title><style>{style}</style></head><body>"
         f"<h1>{html.escape(record['title'])}</h1><ul>{facts}</ul>"
-        f"<table><tr><th>method</th><th>PSNR (dB)</th><th>SSIM</th><th>s / Mpix</th><th>images</th></tr>{rows}</table>"
+        f"<table><tr>{header}</tr>{rows}</table>"
         f"<p>{image('pareto.png', 'PSNR against seconds per megapixel')}</p><p>{image('per_image.png', 'per-image PSNR')}</p>"
         + (f"<h2>Where the methods differ most</h2>{crops}" if crops else "")
         + f"<p><small>written {datetime.date.today().isoformat()} by litedenoise report</small></p></body></html>\n"
