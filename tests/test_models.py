@@ -24,6 +24,16 @@ def test_tiny_models_run_forward_and_backward_with_outputs_in_unit_range(model_c
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_the_untrained_teacher_is_the_identity_so_its_clamp_passes_gradients():
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 64, 64) * 0.5 + 0.25
+    teacher = TeacherNet(width=8)
+    output = teacher(image)
+    assert torch.equal(output, image)
+    output.sum().backward()  # the output block's last conv still learns from the first step
+    assert teacher.out_block[-1][0].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("model_class", [LiteDenoiseNet, TeacherNet])
 def test_models_reject_odd_widths(model_class):
     with pytest.raises(ValueError):
@@ -37,6 +47,8 @@ def _measured_radius(model: torch.nn.Module, size: int, offsets: range) -> int:
         for module in model.modules():
             if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
                 module.bias.fill_(0.05)
+                if not module.weight.any():  # a zero-initialised conv would hide the paths through it
+                    module.weight.normal_(0.0, 0.1)
         last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
         last_conv.weight.mul_(1e-3)
         last_conv.bias.zero_()

@@ -22,6 +22,7 @@ def test_a_tiny_run_writes_best_weights_with_provenance_and_a_log(tmp_path, data
     assert metadata["architecture"] == "LiteDenoiseNet" and metadata["width"] == "2"
     assert float(metadata["val_psnr"]) > 0 and "crop_size: 32" in metadata["recipe"]
     assert "real pairs pairs" in metadata["data"] and "photos" in metadata["data"]
+    assert "non-commercial" not in metadata["licence"]  # no PolyU in this run
     assert load_model(best).width == 2
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss") and rows[-1].startswith("6,")
@@ -78,6 +79,24 @@ def test_recipes_refuse_unknown_keys_and_wrong_types(tmp_path):
 def test_the_shipped_cpu_recipe_loads():
     config = load_recipe("recipes/foundation-cpu.yaml")
     assert config.model == "student" and config.stages == [Stage(crop_size=128, batch_size=8, steps=5500)]
+
+
+def test_polyu_anywhere_in_the_data_makes_the_weights_non_commercial():
+    assert loop.training_licence(tiny_config()) != loop.POLYU_LICENCE
+    assert loop.training_licence(tiny_config(real_pair_sets=["polyu:train:crops"])) == loop.POLYU_LICENCE
+    # a stage's own sources count too: big crops come from the PolyU full-size images
+    stages = [{"crop_size": 32, "batch_size": 2, "steps": 2, "clean_photo_dirs": ["polyu:train:full"]}]
+    assert loop.training_licence(tiny_config(stages=stages)) == loop.POLYU_LICENCE
+
+
+def test_the_shipping_recipe_trains_both_networks_in_bf16_with_growing_crops_and_camera_noise():
+    teacher = load_recipe("recipes/ship-cpu.yaml", section="teacher")
+    student = load_recipe("recipes/ship-cpu.yaml", section="student")
+    assert teacher.model == "teacher" and teacher.width == 32
+    assert [stage.crop_size for stage in student.stages] == [128, 256, 512]
+    assert student.stages[-1].clean_photo_dirs == ["polyu:train:full"]  # CBSD432 photos are smaller than 512
+    for config in (teacher, student):
+        assert config.bf16 and config.noise_model == "camera" and config.val_set == "polyu:val:crops"
 
 
 def test_the_cpu_distillation_recipe_grows_its_crops_and_validates_on_full_images():

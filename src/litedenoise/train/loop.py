@@ -316,9 +316,23 @@ def _train(
     return run_dir / BEST_WEIGHTS_NAME
 
 
+POLYU_LICENCE = "weights trained on PolyU (non-commercial research use only)"
+
+
+def training_licence(config: TrainConfig) -> str:
+    """What the data's terms make of the weights: PolyU's restriction carries over to anything trained on it."""
+    sources = [*config.real_pair_sets, *config.clean_photo_dirs]
+    for stage in config.stages:
+        sources += [*(stage.real_pair_sets or []), *(stage.clean_photo_dirs or [])]
+    if any(source.startswith("polyu:") or "polyu" in Path(source).parts for source in sources):
+        return POLYU_LICENCE
+    return "the terms of the training data named under 'data' apply"
+
+
 def weights_metadata(config: TrainConfig, step: int, val_psnr: float, teacher_name: str | None) -> dict[str, str]:
     return {
         "data": training_data_description(config),
+        "licence": training_licence(config),
         "teacher": f"{teacher_name} (alpha_teacher {config.alpha_teacher})" if teacher_name else "none (supervised)",
         "recipe": config_to_yaml(config),
         "step": str(step),

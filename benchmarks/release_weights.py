@@ -1,0 +1,46 @@
+"""Make a run's best weights the shipped default, adding release metadata to the run's own.
+
+    .venv/bin/python benchmarks/release_weights.py ../runs/ship-student/best.safetensors \
+        --set name="litedenoise student v0.2" --set training="..." --replace
+
+The tensors are copied unchanged; the metadata keeps every key the training wrote (architecture,
+params, data, licence, recipe, step, val_psnr) and adds or replaces the ``--set`` ones. The
+shipped file is tracked by git, so ``--replace`` loses nothing that is not in the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from litedenoise.weights import read_metadata, shipped_weights_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", type=Path, help="the run's best.safetensors")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="metadata to add or replace")
+    parser.add_argument("--to", type=Path, default=shipped_weights_path("student"), help="destination (default: the shipped student)")
+    parser.add_argument("--replace", action="store_true", help="overwrite an existing destination")
+    args = parser.parse_args()
+
+    if args.to.exists() and not args.replace:
+        sys.exit(f"error: {args.to} exists; pass --replace to overwrite it")
+    metadata = read_metadata(args.weights)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.exit(f"error: --set {item!r} must look like KEY=VALUE")
+        metadata[key] = value
+    with safe_open(str(args.weights), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    save_file(tensors, str(args.to), metadata=metadata)
+    print(f"wrote {args.to} ({args.to.stat().st_size / 1e6:.1f} MB, {len(metadata)} metadata keys)")
+
+
+if __name__ == "__main__":
+    main()
