@@ -193,11 +193,11 @@ def shipping_targets(results: dict) -> str:
         summary = results.get(key, {}).get("summary", {})
         return next((s["psnr"] for name, s in summary.items() if name.startswith("bm3d")), None)
 
-    def row(target: str, have: float | None, reference: float | None, wanted: float, how: str) -> str:
+    def row(target: str, have: float | None, reference: float | None, wanted: float, how: str, above: str = "met") -> str:
         if have is None or reference is None:
             return f"| {target} | not measured | - | - |"
         margin = have - reference
-        verdict = "met" if margin >= wanted else f"not met: {wanted - margin:.2f} dB short"
+        verdict = (above if margin > 0 else "met") if margin >= wanted else f"not met: {wanted - margin:.2f} dB short"
         return f"| {target} | {how.format(have=have, reference=reference)} | {margin:+.2f} dB | {verdict} |"
 
     val, unseen = "polyu-val-crops", "polyu-unseen-crops"
@@ -208,7 +208,8 @@ def shipping_targets(results: dict) -> str:
         "| target | measured | margin | verdict |",
         "|---|---|---|---|",
         row("PolyU val crops: student >= tuned BM3D + 0.5 dB", student, bm3d(val), 0.5, "student {have:.2f} vs BM3D {reference:.2f}"),
-        row("PolyU val crops: student >= teacher - 0.1 dB", student, psnr(val, "teacher"), -0.1, "student {have:.2f} vs teacher {reference:.2f}"),
+        row("PolyU val crops: student >= teacher - 0.1 dB", student, psnr(val, "teacher"), -0.1, "student {have:.2f} vs teacher {reference:.2f}",
+            above="not a distillation result: the teacher is below the student, which was not distilled from it"),
         row("PolyU unseen_camera crops: student > tuned BM3D", psnr(unseen, "student"), bm3d(unseen), 0.0, "student {have:.2f} vs BM3D {reference:.2f}"),
         row("PolyU val crops: LiteRT int8 >= fp32 - 0.1 dB", psnr(val, "student (tflite int8)"), student, -0.1, "int8 {have:.2f} vs fp32 {reference:.2f}"),
         "",
