@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/release_weights.py ../runs/ship-student/best.safetensors \
         --set name="litedenoise student v0.2" --set training="..." --replace
 
-The tensors are copied unchanged; the metadata keeps every key the training wrote (architecture,
+The tensors are copied unchanged (through ``weights.load_model`` and ``save_weights``); the metadata keeps every key the training wrote (architecture,
 params, data, licence, recipe, step, val_psnr) and adds or replaces the ``--set`` ones. The
 shipped file is tracked by git, so ``--replace`` loses nothing that is not in the history.
 """
@@ -14,10 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from safetensors import safe_open
-from safetensors.torch import save_file
-
-from litedenoise.weights import read_metadata, shipped_weights_path
+from litedenoise.weights import load_model, read_metadata, save_weights, shipped_weights_path
 
 
 def main() -> None:
@@ -36,9 +33,7 @@ def main() -> None:
         if not sep:
             sys.exit(f"error: --set {item!r} must look like KEY=VALUE")
         metadata[key] = value
-    with safe_open(str(args.weights), framework="pt") as handle:
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    save_file(tensors, str(args.to), metadata=metadata)
+    save_weights(args.to, load_model(args.weights), metadata)  # refuses tensors that do not fit the architecture
     print(f"wrote {args.to} ({args.to.stat().st_size / 1e6:.1f} MB, {len(metadata)} metadata keys)")
 
 
