@@ -24,7 +24,7 @@ import torch
 
 from litedenoise.baselines import TUNED_MULTIPLIERS
 from litedenoise.bench import machine_info
-from litedenoise.evaluate import METRIC_CONVENTION, EvalSet, build_methods, load_pairs, load_synthetic, score_methods
+from litedenoise.evaluate import METRIC_CONVENTION, EvalSet, build_methods, load_pairs, load_synthetic, network_label, score_methods
 from litedenoise.metrics import PSNR_CAP
 from litedenoise.report import ComparisonCrops, write_report
 from litedenoise.weights import read_metadata, shipped_weights_path
@@ -92,12 +92,18 @@ def weights_line(weights: str) -> str:
 def run_set(test_set: TestSet, data: Path, weights: str, calibration: Path, provenance: dict, teacher: str | None = None) -> dict:
     found = load_set(test_set.key, data)
     noise = "real" if test_set.key.startswith("polyu-") else "synthetic"
-    methods = build_methods([weights], list(test_set.baselines), tta=test_set.tta, noise=noise)
+    # the tables and targets call the evaluated weights "student" whatever their file's name
+    label = network_label(weights)
+
+    def as_student(methods: list) -> list:
+        return [replace(m, name="student" + m.name[len(label) :]) if m.name.startswith(label) else m for m in methods]
+
+    methods = as_student(build_methods([weights], list(test_set.baselines), tta=test_set.tta, noise=noise))
     if teacher is not None and test_set.key.startswith("polyu-") and test_set.key.endswith("-crops"):
         methods += [replace(method, name="teacher") for method in build_methods([teacher], [])]
     for runtime, precision in test_set.extra_runtimes:
         size = (512, 512) if test_set.key.endswith("-crops") else None  # a crop is one tile; else the default 1024x1024
-        methods += build_methods([weights], [], runtime=runtime, precision=precision, export_size=size, data=calibration)
+        methods += as_student(build_methods([weights], [], runtime=runtime, precision=precision, export_size=size, data=calibration))
     # the crops show one row per kind of method: the runtime variants of the student look alike
     shown = [method.name for method in methods if "(" not in method.name or method.name.startswith(("bm3d", "nlm"))]
     crops = ComparisonCrops(keep=4, shown=shown) if test_set.report else None

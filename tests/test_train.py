@@ -87,6 +87,16 @@ def test_polyu_anywhere_in_the_data_makes_the_weights_non_commercial():
     # a stage's own sources count too: big crops come from the PolyU full-size images
     stages = [{"crop_size": 32, "batch_size": 2, "steps": 2, "clean_photo_dirs": ["polyu:train:full"]}]
     assert loop.training_licence(tiny_config(stages=stages)) == loop.POLYU_LICENCE
+    # sources no sample is drawn from do not count
+    assert loop.training_licence(tiny_config(stages=stages, real_fraction=1.0)) != loop.POLYU_LICENCE
+
+
+def test_the_data_description_names_only_what_samples_are_drawn_from():
+    assert loop.training_data_description(tiny_config(real_fraction=1.0)) == "real pairs pairs; real_fraction 1.0"
+    assert loop.training_data_description(tiny_config(real_fraction=0.0)) == (
+        "poisson_gaussian synthetic noise on photos; real_fraction 0.0"
+    )
+    assert "real pairs pairs; poisson_gaussian synthetic noise on photos" in loop.training_data_description(tiny_config())
 
 
 def test_the_shipping_recipe_trains_both_networks_in_bf16_with_growing_crops_and_camera_noise():

@@ -134,11 +134,13 @@ def initial_model(config: TrainConfig) -> torch.nn.Module:
 
 
 def training_data_description(config: TrainConfig) -> str:
-    return (
-        f"real pairs {', '.join(config.real_pair_sets) or 'none'}; "
-        f"{config.noise_model} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}; "
-        f"real_fraction {config.real_fraction}"
-    )
+    """The data samples were drawn from: real pairs unless real_fraction is 0, synthesis unless it is 1."""
+    parts = []
+    if config.real_fraction > 0.0:
+        parts.append(f"real pairs {', '.join(config.real_pair_sets) or 'none'}")
+    if config.real_fraction < 1.0:
+        parts.append(f"{config.noise_model} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}")
+    return "; ".join([*parts, f"real_fraction {config.real_fraction}"])
 
 
 def ema_with_warmup(decay: float):
@@ -321,9 +323,10 @@ POLYU_LICENCE = "weights trained on PolyU (non-commercial research use only)"
 
 def training_licence(config: TrainConfig) -> str:
     """What the data's terms make of the weights: PolyU's restriction carries over to anything trained on it."""
-    sources = [*config.real_pair_sets, *config.clean_photo_dirs]
+    draws_real, draws_synthetic = config.real_fraction > 0.0, config.real_fraction < 1.0
+    sources = [*config.real_pair_sets] * draws_real + [*config.clean_photo_dirs] * draws_synthetic
     for stage in config.stages:
-        sources += [*(stage.real_pair_sets or []), *(stage.clean_photo_dirs or [])]
+        sources += [*(stage.real_pair_sets or [])] * draws_real + [*(stage.clean_photo_dirs or [])] * draws_synthetic
     if any(source.startswith("polyu:") or "polyu" in Path(source).parts for source in sources):
         return POLYU_LICENCE
     return "the terms of the training data named under 'data' apply"
