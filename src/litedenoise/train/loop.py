@@ -323,10 +323,10 @@ POLYU_LICENCE = "weights trained on PolyU (non-commercial research use only)"
 
 def training_licence(config: TrainConfig) -> str:
     """What the data's terms make of the weights: PolyU's restriction carries over to anything trained on it."""
-    draws_real, draws_synthetic = config.real_fraction > 0.0, config.real_fraction < 1.0
-    sources = [*config.real_pair_sets] * draws_real + [*config.clean_photo_dirs] * draws_synthetic
-    for stage in config.stages:
-        sources += [*(stage.real_pair_sets or [])] * draws_real + [*(stage.clean_photo_dirs or [])] * draws_synthetic
+    pair_sets = [*config.real_pair_sets, *(spec for stage in config.stages for spec in stage.real_pair_sets or [])]
+    photo_sets = [*config.clean_photo_dirs, *(spec for stage in config.stages for spec in stage.clean_photo_dirs or [])]
+    # only the sources samples are drawn from count
+    sources = (pair_sets if config.real_fraction > 0.0 else []) + (photo_sets if config.real_fraction < 1.0 else [])
     if any(source.startswith("polyu:") or "polyu" in Path(source).parts for source in sources):
         return POLYU_LICENCE
     return "the terms of the training data named under 'data' apply"
