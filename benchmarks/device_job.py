@@ -2,10 +2,11 @@
 
 On the device machine (its Python has torch; the checkout travels, ``../shared`` does not):
 
-    PYTHONPATH=src PYTHONUNBUFFERED=1 python3 benchmarks/device_job.py --data device-data --out $OUT
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site device-data/wheels/*.whl &&
+    PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1 python3 benchmarks/device_job.py --data device-data --out $OUT
 
-with ``device-data`` staged here first (``benchmarks/stage_device_data.py``) and named in the
-run's ``carry``. The three runs follow ``recipes/device-h200.yaml``. A throughput probe (a few
+with ``device-data`` staged here first (``benchmarks/stage_device_data.py``, plus the pypng
+wheel: docs/training.md, "A short GPU lease") and named in the run's ``carry``. The three runs follow ``recipes/device-h200.yaml``. A throughput probe (a few
 real training steps of each model on random tensors) turns each run's minutes into stage steps,
 so the learning-rate schedule ends inside the time; ``max_minutes`` stops a run that is slower
 than the probe said, keeping its best weights. Brought back under ``--out``: both students'

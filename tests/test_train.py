@@ -229,7 +229,7 @@ def test_the_ema_forgets_the_initial_weights_within_tens_of_steps_not_thousands(
     with torch.no_grad():
         model.weight.fill_(0.0)
     averages = {
-        "warm-up": AveragedModel(model, avg_fn=loop.ema_with_warmup(0.999)),
+        "warm-up": AveragedModel(model, multi_avg_fn=loop.ema_with_warmup(0.999)),
         "plain": AveragedModel(model, avg_fn=lambda averaged, current, n: 0.999 * averaged + 0.001 * current),
     }
     for ema in averages.values():

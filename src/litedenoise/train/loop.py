@@ -145,11 +145,16 @@ def training_data_description(config: TrainConfig) -> str:
 
 def ema_with_warmup(decay: float):
     """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that the
-    average forgets the random initialisation quickly instead of carrying it for ~1/(1-decay) steps."""
+    average forgets the random initialisation quickly instead of carrying it for ~1/(1-decay) steps.
 
-    def average(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
-        step_decay = min(decay, (1.0 + float(updates)) / (10.0 + float(updates)))
-        return step_decay * averaged + (1.0 - step_decay) * current
+    For ``AveragedModel(multi_avg_fn=...)``: it updates a device's tensors together, so ``n`` is
+    read back from a GPU once per step, not once per tensor (the teacher has 207)."""
+
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+        count = float(updates)
+        step_decay = min(decay, (1.0 + count) / (10.0 + count))
+        for average_tensor, current_tensor in zip(averaged, current, strict=True):
+            average_tensor.lerp_(current_tensor, 1.0 - step_decay)
 
     return average
 
@@ -202,7 +207,7 @@ def _train(
     model = model.to(processes.device, memory_format=memory_format)
     if teacher is not None:
         teacher = teacher.to(processes.device, memory_format=memory_format)
-    ema = AveragedModel(model, avg_fn=ema_with_warmup(config.ema_decay))
+    ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
     step, best_psnr = 0, -math.inf

@@ -105,7 +105,8 @@ def check_teacher(teacher: nn.Module, crop_sizes: list[int], name: str) -> None:
                 "dynamic-shape export or one of that size"
             )
     side = static[0] if static is not None else min(crop_sizes)
-    probe = convention_probe(side)
+    parameter = next(teacher.parameters(), None)  # a module already on a GPU is probed there
+    probe = convention_probe(side).to(parameter.device if parameter is not None else "cpu")
     with torch.no_grad():
         try:
             output = teacher(probe)
