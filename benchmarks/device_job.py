@@ -120,15 +120,17 @@ def main() -> None:
     torch.backends.cudnn.benchmark = True
 
     summary = {"recipe": str(args.recipe), "init": str(args.init)}
-    summary["teacher"] = run("teacher", "teacher", args.minutes[0], args)
-    teacher = load_model(summary["teacher"]["best_weights"])
-    summary["student"] = run("student", "student", args.minutes[1], args, teacher=teacher)
-    summary["control"] = run("control", "student", args.minutes[2], args)
-    for name in ("student", "control"):
-        shutil.copyfile(summary[name]["best_weights"], args.out / f"{name}.safetensors")
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    for name in ("teacher", "student", "control"):
+    teacher = None
+    runs = (("teacher", "teacher"), ("student", "student"), ("control", "student"))
+    for (name, section), minutes in zip(runs, args.minutes, strict=True):
+        summary[name] = run(name, section, minutes, args, teacher=teacher if name == "student" else None)
+        # written after each run, so that a lease cut short still returns what finished
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         print(f"{name}: best val {summary[name]['best_val_psnr']:.3f} dB in {summary[name]['minutes']:.1f} min")
+        if name == "teacher":
+            teacher = load_model(summary["teacher"]["best_weights"])
+        else:
+            shutil.copyfile(summary[name]["best_weights"], args.out / f"{name}.safetensors")
 
 
 if __name__ == "__main__":
