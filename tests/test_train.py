@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.evaluate import evaluate
 from litedenoise.train import loop
 from litedenoise.train.config import Stage, TrainConfig, load_recipe, make_config
 from litedenoise.weights import load_model, read_metadata
@@ -220,6 +221,23 @@ def test_the_paper_recipe_has_a_teacher_and_a_distilled_student_growing_to_1024_
         assert crops == sorted(crops) and crops[-1] == 1024
     with pytest.raises(LiteDenoiseError, match="none for 'other'"):
         load_recipe("recipes/paper.yaml", section="other")
+
+
+def test_validation_can_add_synthetic_noise_on_the_val_images_and_selects_by_the_mean(tmp_path, data_root):
+    config = tiny_config(val_noise_levels=["medium"])
+    sets = loop.validation_sets(config, data_root)
+    (real_name, real), (noisy_name, synthetic) = sets.items()
+    assert real_name == "pairs" and "camera noise 'medium'" in noisy_name
+    assert all((a[1] == b[1]).all() and not (a[0] == b[0]).all() for a, b in zip(real, synthetic))  # same clean, new noise
+
+    best = loop.train(config, tmp_path / "run", data_root)
+    metadata = read_metadata(best)
+    assert noisy_name in metadata["val_set"]
+    model = load_model(best)
+    mean = sum(evaluate(model, pairs, with_ssim=False)["psnr"] for pairs in sets.values()) / 2
+    assert float(metadata["val_psnr"]) == pytest.approx(mean, abs=2e-3)
+    with pytest.raises(LiteDenoiseError, match="val_noise_levels"):
+        tiny_config(val_noise_levels=["loud"])
 
 
 def test_the_ema_forgets_the_initial_weights_within_tens_of_steps_not_thousands():

@@ -62,6 +62,9 @@ class TrainConfig:
     num_workers: int = 1
     seed: int = 0
     val_set: str = "polyu:val:crops"
+    # also validate on val_set's clean images with the evaluation's camera noise at these levels
+    # (low, medium, high); the best weights are then those with the best mean over the sets
+    val_noise_levels: list[str] = field(default_factory=list)
     val_every: int = 1000
     checkpoint_every: int = 250
     max_minutes: float | None = None  # stop (and save) after this much wall-clock time
@@ -84,6 +87,9 @@ class TrainConfig:
             raise LiteDenoiseError(f"alpha_teacher must be in [0, 1], got {self.alpha_teacher}")
         if not 0.0 <= self.real_fraction <= 1.0:
             raise LiteDenoiseError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
+        unknown = [level for level in self.val_noise_levels if level not in ("low", "medium", "high")]
+        if unknown:
+            raise LiteDenoiseError(f"val_noise_levels must be among low, medium, high; got {', '.join(unknown)}")
         if not self.stages:
             raise LiteDenoiseError("stages must list at least one stage")
         for name in ("val_every", "checkpoint_every"):

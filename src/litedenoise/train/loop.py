@@ -143,6 +143,24 @@ def training_data_description(config: TrainConfig) -> str:
     return "; ".join([*parts, f"real_fraction {config.real_fraction}"])
 
 
+def validation_set_names(config: TrainConfig) -> list[str]:
+    return [config.val_set, *(f"{config.val_set} with camera noise '{level}'" for level in config.val_noise_levels)]
+
+
+def validation_sets(config: TrainConfig, data_root: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """The real validation pairs, then for each of ``val_noise_levels`` their clean images with the
+    evaluation's seeded camera noise (``camera_noise.evaluation_noise``, seed 0), by name."""
+    from litedenoise.data.camera_noise import evaluation_noise
+
+    files = resolve_pair_set(config.val_set, data_root)
+    real = [(read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)) for pair in files]
+    synthetic = [
+        [(evaluation_noise(clean, level, 0, pair.name), clean) for pair, (_, clean) in zip(files, real, strict=True)]
+        for level in config.val_noise_levels
+    ]
+    return dict(zip(validation_set_names(config), [real, *synthetic], strict=True))
+
+
 def ema_with_warmup(decay: float):
     """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that the
     average forgets the random initialisation quickly instead of carrying it for ~1/(1-decay) steps.
@@ -233,7 +251,7 @@ def _train(
     datasets = stage_datasets(config, data_root)
     if main_process:
         (run_dir / "config.yaml").write_text(config_to_yaml(config))
-        val_pairs = [(read_rgb_uint8(p.noisy), read_rgb_uint8(p.clean)) for p in resolve_pair_set(config.val_set, data_root)]
+        val_sets = validation_sets(config, data_root)
         log_file = (run_dir / "log.csv").open("a", newline="")
         log = csv.writer(log_file)
         if not resume:
@@ -297,7 +315,11 @@ def _train(
             continue
         val_psnr = None
         if step % config.val_every == 0 or step == config.total_steps or out_of_time:  # a stop leaves best weights
-            val_psnr = evaluate(ema.module, val_pairs, bf16=config.bf16, with_ssim=False)["psnr"]
+            scores = {name: evaluate(ema.module, pairs, bf16=config.bf16, with_ssim=False)["psnr"] for name, pairs in val_sets.items()}
+            val_psnr = sum(scores.values()) / len(scores)
+            if len(scores) > 1:
+                for name, value in scores.items():
+                    writer.add_scalar(f"val/psnr {name}", value, step)
             writer.add_scalar("val/psnr", val_psnr, step)
             if val_psnr > best_psnr:
                 best_psnr = val_psnr
@@ -344,6 +366,6 @@ def weights_metadata(config: TrainConfig, step: int, val_psnr: float, teacher_na
         "teacher": f"{teacher_name} (alpha_teacher {config.alpha_teacher})" if teacher_name else "none (supervised)",
         "recipe": config_to_yaml(config),
         "step": str(step),
-        "val_set": config.val_set,
+        "val_set": " | ".join(validation_set_names(config)) + (" (val_psnr: the mean over these)" if config.val_noise_levels else ""),
         "val_psnr": f"{val_psnr:.3f}",
     }
