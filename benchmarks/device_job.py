@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import shutil
 import time
@@ -66,7 +67,7 @@ def fitted_stages(stages: list[Stage], seconds: float, step_seconds: float) -> l
     """The stages in their recipe proportions, with as many steps in all as ``seconds`` holds."""
     total = max(1, int(seconds / step_seconds))
     weight = sum(stage.steps for stage in stages)
-    return [Stage(s.crop_size, s.batch_size, max(1, round(total * s.steps / weight)), s.real_pair_sets, s.clean_photo_dirs) for s in stages]
+    return [dataclasses.replace(stage, steps=max(1, round(total * stage.steps / weight))) for stage in stages]
 
 
 def val_curve(run_dir: Path) -> list[tuple[int, float]]:

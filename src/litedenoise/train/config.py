@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS
 from litedenoise.errors import LiteDenoiseError
 
 
@@ -87,9 +88,9 @@ class TrainConfig:
             raise LiteDenoiseError(f"alpha_teacher must be in [0, 1], got {self.alpha_teacher}")
         if not 0.0 <= self.real_fraction <= 1.0:
             raise LiteDenoiseError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
-        unknown = [level for level in self.val_noise_levels if level not in ("low", "medium", "high")]
+        unknown = [level for level in self.val_noise_levels if level not in EVALUATION_NOISE_LEVELS]
         if unknown:
-            raise LiteDenoiseError(f"val_noise_levels must be among low, medium, high; got {', '.join(unknown)}")
+            raise LiteDenoiseError(f"val_noise_levels must be among {', '.join(EVALUATION_NOISE_LEVELS)}; got {', '.join(unknown)}")
         if not self.stages:
             raise LiteDenoiseError("stages must list at least one stage")
         for name in ("val_every", "checkpoint_every"):

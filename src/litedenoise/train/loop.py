@@ -24,7 +24,7 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
 from litedenoise.train import distributed, teachers
-from litedenoise.train.config import TrainConfig, config_to_yaml
+from litedenoise.train.config import Stage, TrainConfig, config_to_yaml
 from litedenoise.train.losses import distillation_loss, pixel_loss
 from litedenoise.weights import build_model, load_model, parameter_count, save_weights
 
@@ -51,6 +51,14 @@ def decode_photo_set(spec: str, data_root: Path) -> list[np.ndarray]:
     return [read_rgb_uint8(path) for path in files]
 
 
+def stage_sources(config: TrainConfig, stage: Stage) -> tuple[list[str], list[str]]:
+    """The pair sets and clean photo sets a stage draws samples from: its own, else the run's, and
+    none of a kind that real_fraction leaves out (those are neither decoded nor licence-bearing)."""
+    pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
+    photo_sets = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
+    return ([] if config.real_fraction == 0.0 else pair_sets), ([] if config.real_fraction == 1.0 else photo_sets)
+
+
 def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
     """One crop dataset per stage; each image set is decoded once however many stages use it,
     and every stage is checked before training starts."""
@@ -58,11 +66,7 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
     photo_cache: dict[str, list] = {}
     datasets = []
     for index, stage in enumerate(config.stages):
-        pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
-        photo_sets = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
-        # sets that no sample is drawn from are neither needed nor decoded
-        pair_sets = [] if config.real_fraction == 0.0 else pair_sets
-        photo_sets = [] if config.real_fraction == 1.0 else photo_sets
+        pair_sets, photo_sets = stage_sources(config, stage)
         sources = CropSources()
         for spec in pair_sets:
             if spec not in pair_cache:
@@ -350,10 +354,7 @@ POLYU_LICENCE = "weights trained on PolyU (non-commercial research use only)"
 
 def training_licence(config: TrainConfig) -> str:
     """What the data's terms make of the weights: PolyU's restriction carries over to anything trained on it."""
-    pair_sets = [*config.real_pair_sets, *(spec for stage in config.stages for spec in stage.real_pair_sets or [])]
-    photo_sets = [*config.clean_photo_dirs, *(spec for stage in config.stages for spec in stage.clean_photo_dirs or [])]
-    # only the sources samples are drawn from count
-    sources = (pair_sets if config.real_fraction > 0.0 else []) + (photo_sets if config.real_fraction < 1.0 else [])
+    sources = [spec for stage in config.stages for specs in stage_sources(config, stage) for spec in specs]
     if any(source.startswith("polyu:") or "polyu" in Path(source).parts for source in sources):
         return POLYU_LICENCE
     return "the terms of the training data named under 'data' apply"
