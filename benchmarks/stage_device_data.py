@@ -9,7 +9,9 @@ byte for byte (no re-encoding: the noise is the data):
 - every PolyU ``train`` and ``val`` crop pair (about 4 MB);
 - as many PolyU ``train`` full-size pairs as fit in ``--budget-mib``, taken in turn from each
   camera so that no camera is left out (the full-size noisy JPEGs are 1-4 MB each);
-- a ``split.json`` naming only what was staged.
+- a ``split.json`` naming only what was staged;
+- the clean photos of ``clean/cbsd432``, in name order, as many as fit in ``--clean-mib``: the
+  recipe mixes their synthetic noise with the real pairs (``recipes/device-h200.yaml``).
 
 No ``unseen_camera`` image is staged: it is never trained or tuned on. ``device-data/`` is in
 ``.gitignore``; the PolyU licence (non-commercial research use only) forbids committing it.
@@ -28,6 +30,7 @@ from pathlib import Path
 from litedenoise.data.paired import resolve_pair_set
 
 MIB = 2**20
+CLEAN_PHOTOS = Path("clean/cbsd432")
 
 
 def pair_bytes(pair) -> int:
@@ -55,11 +58,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder (holding polyu/)")
     parser.add_argument("--to", type=Path, default=Path("device-data"), help="destination folder, created (must not exist)")
-    parser.add_argument("--budget-mib", type=float, default=40.0, help="the most the staged files may take (MiB)")
+    parser.add_argument("--budget-mib", type=float, default=34.0, help="the most the staged PolyU files may take (MiB)")
+    parser.add_argument("--clean-mib", type=float, default=12.0, help="the most the staged clean photos may take (MiB)")
     args = parser.parse_args()
 
     if args.to.exists():
         sys.exit(f"error: {args.to} exists; remove it or pick another --to")
+    if not (args.data / CLEAN_PHOTOS).is_dir():
+        sys.exit(f"error: {args.data / CLEAN_PHOTOS} not found; the recipe's synthetic noise needs those clean photos")
     crops = {group: resolve_pair_set(f"polyu:{group}:crops", args.data) for group in ("train", "val")}
     budget = int(args.budget_mib * MIB) - sum(pair_bytes(p) for pairs in crops.values() for p in pairs)
     if budget <= 0:
@@ -80,12 +86,20 @@ def main() -> None:
         "unseen_camera": {"crops": [], "full": []},
     }
     (args.to / "polyu" / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+    photos, photo_bytes = [], 0
+    for photo in sorted((args.data / CLEAN_PHOTOS).iterdir()):
+        if photo.is_file() and photo_bytes + photo.stat().st_size <= args.clean_mib * MIB:
+            photos.append(photo)
+            photo_bytes += photo.stat().st_size
+    (args.to / CLEAN_PHOTOS).mkdir(parents=True)
+    for photo in photos:
+        shutil.copyfile(photo, args.to / CLEAN_PHOTOS / photo.name)
     total = sum(pair_bytes(p) for pairs in staged.values() for p in pairs)
     cameras = sorted({camera(p.name) for p in full})
     print(
         f"staged {len(staged['crops'])} crop pairs and {len(full)} of "
         f"{len(resolve_pair_set('polyu:train:full', args.data))} train full-size pairs "
-        f"({', '.join(cameras)}) in {args.to}: {total / MIB:.1f} MiB"
+        f"({', '.join(cameras)}) in {args.to}: {total / MIB:.1f} MiB; {len(photos)} clean photos of {CLEAN_PHOTOS}: {photo_bytes / MIB:.1f} MiB"
     )
 
 

@@ -4,7 +4,7 @@ from safetensors.torch import save_file
 
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.models import LiteDenoiseNet
-from litedenoise.weights import load_model, read_metadata, save_weights
+from litedenoise.weights import interpolate_models, load_model, read_metadata, save_weights
 
 
 def test_saved_weights_reload_with_their_metadata_and_identical_outputs(tmp_path):
@@ -40,3 +40,24 @@ def test_unknown_names_and_missing_files_are_clear_errors(tmp_path):
         load_model(tmp_path / "missing.safetensors")
     with pytest.raises(LiteDenoiseError, match="no shipped weights"):
         load_model("teacher")
+
+
+def test_interpolation_blends_every_tensor_and_keeps_its_endpoints():
+    torch.manual_seed(0)
+    start, end = LiteDenoiseNet(width=4).eval(), LiteDenoiseNet(width=4).eval()
+    end_before = {key: tensor.clone() for key, tensor in end.state_dict().items()}
+    for fraction, expected in ((0.0, start), (1.0, end)):
+        blended = interpolate_models(start, end, fraction)
+        assert all(torch.equal(a, b) for a, b in zip(blended.state_dict().values(), expected.state_dict().values(), strict=True))
+    middle = interpolate_models(start, end, 0.25).state_dict()
+    for key, tensor in end.state_dict().items():
+        assert torch.allclose(middle[key], 0.75 * start.state_dict()[key] + 0.25 * tensor)
+    assert not torch.equal(middle["in_conv.weight"], end.state_dict()["in_conv.weight"])
+    assert all(torch.equal(end_before[key], tensor) for key, tensor in end.state_dict().items())
+
+
+def test_interpolation_refuses_networks_of_different_shapes_and_fractions_outside_0_1():
+    with pytest.raises(LiteDenoiseError, match="cannot interpolate"):
+        interpolate_models(LiteDenoiseNet(width=4), LiteDenoiseNet(width=8), 0.5)
+    with pytest.raises(LiteDenoiseError, match="fraction"):
+        interpolate_models(LiteDenoiseNet(width=4), LiteDenoiseNet(width=4), 1.5)

@@ -8,6 +8,7 @@ fit it. Nothing here unpickles anything.
 
 from __future__ import annotations
 
+import copy
 from importlib import resources
 from pathlib import Path
 
@@ -94,6 +95,24 @@ def load_model(name_or_path: str | Path = "student", *, architecture: str | None
     model.load_state_dict(state)
     model.metadata = metadata
     return model.eval()
+
+
+def interpolate_models(start: nn.Module, end: nn.Module, fraction: float) -> nn.Module:
+    """A copy of ``end`` with every tensor ``(1 - fraction) * start + fraction * end``.
+
+    Meant for two trainings of one network where one began from the other (a fine-tune and its
+    starting point): their weights lie in one basin, so the blend trades the two's strengths
+    instead of breaking both. Networks of different shapes are refused."""
+    if not 0.0 <= fraction <= 1.0:
+        raise LiteDenoiseError(f"interpolation fraction must be in [0, 1], got {fraction}")
+    start_state, end_state = start.state_dict(), end.state_dict()
+    if type(start) is not type(end) or any(
+        key not in start_state or start_state[key].shape != tensor.shape for key, tensor in end_state.items()
+    ):
+        raise LiteDenoiseError(f"cannot interpolate {type(start).__name__} (width {start.width}) and {type(end).__name__} (width {end.width})")
+    blended = copy.deepcopy(end)
+    blended.load_state_dict({key: torch.lerp(start_state[key].float(), tensor.float(), fraction) for key, tensor in end_state.items()})
+    return blended.eval()
 
 
 def _guess_width(architecture: str, state: dict[str, torch.Tensor]) -> int | None:
