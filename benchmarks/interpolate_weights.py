@@ -16,7 +16,6 @@ validation data is read, so the choice is not tuned on any test set.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,14 +27,13 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.train.config import TrainConfig
 from litedenoise.train.loop import validation_sets
-from litedenoise.weights import interpolate_models, load_model, save_weights
+from litedenoise.weights import file_digest, interpolate_models, load_model, save_weights
 
 TIE_DB = 0.01
 
 
 def weights_label(path: Path, model) -> str:
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return f"{model.metadata.get('name', path.name)}, sha256 {sha}"
+    return f"{model.metadata.get('name', path.name)}, sha256 {file_digest(path)}"
 
 
 def blend_metadata(start, end, start_label: str, end_label: str, fraction: float, set_names: list[str], mean_psnr: float) -> dict[str, str]:

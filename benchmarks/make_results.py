@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from litedenoise.bench import machine_info
 from litedenoise.evaluate import METRIC_CONVENTION, EvalSet, build_methods, load_pairs, load_synthetic, network_label, score_methods
 from litedenoise.metrics import PSNR_CAP
 from litedenoise.report import ComparisonCrops, write_report
-from litedenoise.weights import read_metadata, shipped_weights_path
+from litedenoise.weights import file_digest, read_metadata, shipped_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +82,7 @@ def commit() -> str:
 
 def weights_line(weights: str) -> str:
     path = shipped_weights_path("student") if weights == "student" else Path(weights)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = file_digest(path)
     metadata = read_metadata(path)
     shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     return f"`{shown}` (sha256 {digest}; {metadata.get('architecture', '?')}, {metadata.get('params', '?')} parameters)"

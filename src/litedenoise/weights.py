@@ -9,6 +9,7 @@ fit it. Nothing here unpickles anything.
 from __future__ import annotations
 
 import copy
+import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -58,6 +59,11 @@ def read_metadata(path: str | Path) -> dict[str, str]:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
         raise LiteDenoiseError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 12 hex digits of a file's SHA-256: how the docs and metadata name a weights file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def shipped_weights_path(name: str) -> Path:
