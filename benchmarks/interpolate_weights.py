@@ -24,9 +24,8 @@ import numpy as np
 
 from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.evaluate import evaluate
 from litedenoise.train.config import TrainConfig
-from litedenoise.train.loop import validation_sets
+from litedenoise.train.loop import validation_scores, validation_sets
 from litedenoise.weights import file_digest, interpolate_models, load_model, save_weights
 
 TIE_DB = 0.01
@@ -72,7 +71,7 @@ def main() -> None:
         rows = []
         for fraction in args.fractions:
             blended = interpolate_models(start, end, fraction)
-            scores = {name: evaluate(blended, pairs, bf16=True, with_ssim=False)["psnr"] for name, pairs in sets.items()}
+            scores = validation_scores(blended, sets, bf16=True)
             rows.append({"t": fraction, "mean": float(np.mean(list(scores.values()))), **scores})
             print(f"t={fraction:.2f}  mean {rows[-1]['mean']:.3f}  " + "  ".join(f"{value:.3f}" for value in scores.values()), flush=True)
     except LiteDenoiseError as error:

@@ -138,3 +138,39 @@ def test_the_shipped_student_passes_the_convention_check_with_a_wide_margin():
         change = (student(probe) - probe).abs().mean().item()
     assert change < teachers.CONVENTION_TOLERANCE / 4
     teachers.check_teacher(student, [64], "shipped student")
+
+
+def shift_right_teacher() -> nn.Module:
+    """A 'denoiser' that moves the image one pixel right: not symmetric under flips, so its
+    self-ensemble differs from it."""
+    conv = nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False)
+    nn.init.zeros_(conv.weight)
+    conv.weight.data[:, 0, 1, 0] = 1.0
+    conv.size_multiple, conv.receptive_field_radius = 1, 1  # what inference asks of a network
+    return conv.eval()
+
+
+def test_a_self_ensemble_teacher_is_the_tta_of_inference_and_trains_the_student_towards_it(tmp_path, data_root):
+    from litedenoise.infer import denoise_tensor
+
+    shift = shift_right_teacher()
+    image = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        ensemble = teachers.SelfEnsemble(shift)(image)
+        assert torch.allclose(ensemble, denoise_tensor(image, shift, tta=True, tile=64), atol=1e-6)
+        assert (ensemble - shift(image)).abs().mean() > 0.01
+    plain = loop.train(distill_config(), tmp_path / "plain", data_root, teacher=shift_right_teacher())
+    config = distill_config()
+    config.teacher_tta = True
+    tta = loop.train(config, tmp_path / "tta", data_root, teacher=shift_right_teacher())
+    assert read_metadata(tta)["teacher"].startswith("the x8 self-ensemble of Conv2d")
+    assert not read_metadata(plain)["teacher"].startswith("the x8")
+    # same crops, same start: only the teacher's target differs, so the first loss does
+    assert first_logged_loss(tmp_path / "tta") != pytest.approx(first_logged_loss(tmp_path / "plain"), rel=1e-3)
+
+
+def test_teacher_tta_without_a_teacher_is_refused(tmp_path, data_root):
+    config = distill_config()
+    config.teacher_tta = True
+    with pytest.raises(LiteDenoiseError, match="teacher_tta needs a teacher"):
+        loop.train(config, tmp_path / "run", data_root)

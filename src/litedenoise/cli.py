@@ -472,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher",
         metavar="SOURCE",
         help="distil from this frozen teacher: .safetensors weights, an .onnx file, or a factory "
-        "file.py:function / package.module:function returning an nn.Module (alpha_teacher=0.9 by default)",
+        "file.py:function / package.module:function returning an nn.Module (alpha_teacher=0.9 by default; "
+        "the override teacher_tta=true distils from its x8 self-ensemble)",
     )
     train.add_argument("--init", metavar="WEIGHTS", help="start from these weights, e.g. fine-tune the shipped student")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")

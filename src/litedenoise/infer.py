@@ -14,6 +14,7 @@ their full size, the extra width being extra context.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,11 +144,7 @@ def denoise_tensor(
         raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
     backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
     if tta:
-        total = torch.zeros_like(image)
-        for variant in range(8):
-            result = denoise_tensor(_dihedral(image, variant), backend, tile=tile, memory_budget_mb=memory_budget_mb)
-            total += _undo_dihedral(result, variant)
-        return total / 8
+        return dihedral_mean(lambda variant: denoise_tensor(variant, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
     height, width = image.shape[-2:]
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:
@@ -165,6 +162,15 @@ def denoise_tensor(
             t.keep_left - t.left : t.keep_right - t.left,
         ]
     return output[..., :height, :width]
+
+
+def dihedral_mean(run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+    """The x8 self-ensemble: the mean of ``run`` over the 8 flips and 90-degree rotations of an
+    NCHW ``image``, each undone (TTA at inference; a self-ensemble teacher in distillation)."""
+    total = torch.zeros_like(image)
+    for variant in range(8):
+        total += _undo_dihedral(run(_dihedral(image, variant)), variant)
+    return total / 8
 
 
 def _dihedral(image: torch.Tensor, variant: int) -> torch.Tensor:

@@ -75,6 +75,7 @@ class TrainConfig:
     # file (run by ONNX Runtime) or a factory "file.py:function" / "package.module:function".
     teacher_weights: str | None = None
     alpha_teacher: float = 0.9
+    teacher_tta: bool = False  # distil from the teacher's x8 self-ensemble (flips and rotations; 8x its cost)
     init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
 
     def __post_init__(self) -> None:

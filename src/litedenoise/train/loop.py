@@ -117,8 +117,11 @@ def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step
 
 
 def frozen_teacher(source: str | torch.nn.Module, name: str, config: TrainConfig) -> torch.nn.Module:
-    """The teacher, frozen and checked against every stage's crop and the input/output convention."""
+    """The teacher (its x8 self-ensemble with ``teacher_tta``), frozen and checked against every
+    stage's crop and the input/output convention."""
     teacher = teachers.load_teacher(source)
+    if config.teacher_tta:
+        teacher = teachers.SelfEnsemble(teacher)
     teachers.check_teacher(teacher, [stage.crop_size for stage in config.stages], name)
     return teacher
 
@@ -163,6 +166,11 @@ def validation_sets(config: TrainConfig, data_root: Path) -> dict[str, list[tupl
         for level in config.val_noise_levels
     ]
     return dict(zip(validation_set_names(config), [real, *synthetic], strict=True))
+
+
+def validation_scores(model: torch.nn.Module, val_sets: dict[str, list], bf16: bool) -> dict[str, float]:
+    """PSNR on each of ``validation_sets``, by name; their mean is what picks a run's best weights."""
+    return {name: evaluate(model, pairs, bf16=bf16, with_ssim=False)["psnr"] for name, pairs in val_sets.items()}
 
 
 def ema_with_warmup(decay: float):
@@ -224,6 +232,8 @@ def _train(
         teacher_source, teacher_name = teacher_module, type(teacher_module).__name__
     else:
         teacher_source = teacher_name = config.teacher_weights
+    if teacher_source is None and config.teacher_tta:
+        raise LiteDenoiseError("teacher_tta needs a teacher: give --teacher or teacher_weights")
     teacher = None if teacher_source is None else frozen_teacher(teacher_source, teacher_name, config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(processes.device, memory_format=memory_format)
@@ -319,7 +329,7 @@ def _train(
             continue
         val_psnr = None
         if step % config.val_every == 0 or step == config.total_steps or out_of_time:  # a stop leaves best weights
-            scores = {name: evaluate(ema.module, pairs, bf16=config.bf16, with_ssim=False)["psnr"] for name, pairs in val_sets.items()}
+            scores = validation_scores(ema.module, val_sets, config.bf16)
             val_psnr = sum(scores.values()) / len(scores)
             if len(scores) > 1:
                 for name, value in scores.items():
@@ -360,11 +370,18 @@ def training_licence(config: TrainConfig) -> str:
     return "the terms of the training data named under 'data' apply"
 
 
+def teacher_description(teacher_name: str | None, config: TrainConfig) -> str:
+    if teacher_name is None:
+        return "none (supervised)"
+    ensemble = "the x8 self-ensemble of " if config.teacher_tta else ""
+    return f"{ensemble}{teacher_name} (alpha_teacher {config.alpha_teacher})"
+
+
 def weights_metadata(config: TrainConfig, step: int, val_psnr: float, teacher_name: str | None) -> dict[str, str]:
     return {
         "data": training_data_description(config),
         "licence": training_licence(config),
-        "teacher": f"{teacher_name} (alpha_teacher {config.alpha_teacher})" if teacher_name else "none (supervised)",
+        "teacher": teacher_description(teacher_name, config),
         "recipe": config_to_yaml(config),
         "step": str(step),
         "val_set": " | ".join(validation_set_names(config)) + (" (val_psnr: the mean over these)" if config.val_noise_levels else ""),

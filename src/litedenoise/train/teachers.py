@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.infer import dihedral_mean
 from litedenoise.weights import load_model
 
 # A denoiser may change the probe image this much (mean absolute difference) and still follow the
@@ -51,6 +52,23 @@ class OnnxTeacher(nn.Module):
         batch = x.detach().float().contiguous().cpu().numpy()
         (output,) = self.session.run(None, {self.input_name: batch})
         return torch.from_numpy(np.asarray(output, dtype=np.float32)).to(x.device)
+
+
+class SelfEnsemble(nn.Module):
+    """A teacher's x8 self-ensemble (``teacher_tta``): the mean of its outputs over the 8 flips and
+    90-degree rotations of the input, each undone. It costs 8 forward passes of the teacher, and
+    it is a stronger teacher than the network alone: v0.4's scores 0.24 dB higher on the four
+    validation sets (docs/model-card.md)."""
+
+    def __init__(self, teacher: nn.Module):
+        super().__init__()
+        self.teacher = teacher
+        self.size_multiple = getattr(teacher, "size_multiple", 1)
+        if hasattr(teacher, "receptive_field_radius"):  # flips and turns keep it; inference needs it
+            self.receptive_field_radius = teacher.receptive_field_radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dihedral_mean(self.teacher, x)
 
 
 def _module_from_factory(spec: str) -> nn.Module:
