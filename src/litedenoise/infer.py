@@ -144,7 +144,7 @@ def denoise_tensor(
         raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
     backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
     if tta:
-        return dihedral_mean(lambda variant: denoise_tensor(variant, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
+        return dihedral_mean(lambda turned: denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
     height, width = image.shape[-2:]
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:

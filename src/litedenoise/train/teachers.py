@@ -58,7 +58,7 @@ class SelfEnsemble(nn.Module):
     """A teacher's x8 self-ensemble (``teacher_tta``): the mean of its outputs over the 8 flips and
     90-degree rotations of the input, each undone. It costs 8 forward passes of the teacher, and
     it is a stronger teacher than the network alone: v0.4's scores 0.24 dB higher on the four
-    validation sets (docs/model-card.md)."""
+    validation sets (docs/distillation.md)."""
 
     def __init__(self, teacher: nn.Module):
         super().__init__()
