@@ -1,7 +1,10 @@
 """Does BM3D win on the PolyU crops because their clean images are smooth?
 
+    git show 6e6fdfe:src/litedenoise/pretrained/student.safetensors > ../runs/student-v0.3.safetensors
     .venv/bin/python benchmarks/content_texture.py --data ../shared/data \
         --model student --model ../runs/student-v0.3.safetensors --output docs/results/content-texture.json
+
+Findings: docs/evaluation.md (Why smoothing pays on PolyU).
 
 Texture of a clean image = the PSNR of that image blurred by a Gaussian of ``--sigma`` pixels
 against itself: the higher it is, the less a denoiser loses by smoothing. It is printed for every
