@@ -287,3 +287,14 @@ def test_sources_no_sample_is_drawn_from_are_not_needed(tmp_path, data_root):
     loop.train(tiny_config(steps=1, real_fraction=0.0, real_pair_sets=["no_such_folder"]), tmp_path / "synthetic", data_root)
     with pytest.raises(LiteDenoiseError, match="no_such_folder"):
         loop.train(tiny_config(steps=1, real_fraction=0.5, clean_photo_dirs=["no_such_folder"]), tmp_path / "mixed", data_root)
+
+
+@pytest.mark.parametrize("flags, bf16, warned", [(set(), True, True), ({"avx2"}, False, False), ({"amx_bf16"}, True, False), ({"avx512_bf16"}, True, False)])
+def test_bf16_on_a_cpu_that_emulates_it_is_announced(monkeypatch, flags, bf16, warned):
+    import litedenoise.runtimes
+
+    monkeypatch.setattr(litedenoise.runtimes, "cpu_flags", lambda: flags)
+    warning = loop.slow_bf16_warning(tiny_config(bf16=bf16), torch.device("cpu"))
+    assert (warning is not None) == warned
+    assert warning is None or "bf16=false" in warning
+    assert loop.slow_bf16_warning(tiny_config(bf16=True), torch.device("cuda")) is None

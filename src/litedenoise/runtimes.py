@@ -197,6 +197,11 @@ def cpu_flags() -> set[str]:
     return next((set(value.split()) for key, _, value in (line.partition(":") for line in lines) if key.strip() == "flags"), set())
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: without either, bfloat16 is emulated and 10-15x slower than fp32 (``docs/training.md``)."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def default_runtime() -> str:
     """The fastest runtime that keeps PyTorch fp32's quality here (``docs/deployment.md``):
     torch-bf16 on CPUs that compute bfloat16 natively (AVX-512 BF16 or AMX; 2.5x faster than fp32
@@ -205,7 +210,7 @@ def default_runtime() -> str:
     The int8 files are faster still but not a default: they quantise the input to 8 bits (a
     16-bit photo would come back with 8-bit precision) and need calibration images to export.
     """
-    return "torch-bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "torch"
+    return "torch-bf16" if cpu_has_native_bf16() else "torch"
 
 
 def runtime_for_file(path: str | Path) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -198,6 +199,15 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def slow_bf16_warning(config: TrainConfig, device: torch.device) -> str | None:
+    """A line for the user when ``bf16`` autocast would run emulated on this CPU (10-15x slower than fp32)."""
+    from litedenoise.runtimes import cpu_has_native_bf16
+
+    if config.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
+        return "warning: bf16=true on a CPU without AVX-512 BF16 or AMX trains 10-15x slower than fp32 (docs/training.md); override with bf16=false"
+    return None
+
+
 def save_checkpoint(path: Path, **state) -> None:
     temporary = path.with_name(path.name + ".tmp")
     torch.save(state, temporary)
@@ -286,6 +296,8 @@ def _train(
             best_psnr=best_psnr,
         )
 
+    if main_process and (warning := slow_bf16_warning(config, processes.device)):
+        print(warning, file=sys.stderr, flush=True)
     started = time.monotonic()
     progress = tqdm(total=config.total_steps, initial=step, dynamic_ncols=True, disable=not main_process)
     autocast = torch.autocast(processes.device.type, dtype=torch.bfloat16, enabled=config.bf16)
