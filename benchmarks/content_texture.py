@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import build_methods, load_pairs, score_methods
-from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+from litedenoise.imageio import image_files, read_rgb_uint8
 from litedenoise.metrics import psnr
 
 PAIR_SETS = ("train:crops", "val:crops", "unseen_camera:crops")
@@ -58,7 +58,7 @@ def main() -> None:
         pairs = {split: load_pairs(args.data, split=split).images for split in PAIR_SETS}
         clean_sets = {f"polyu {split}": [image.clean for image in images] for split, images in pairs.items()}
         for folder in PHOTO_DIRS:
-            files = sorted(p for p in (args.data / folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+            files = image_files(args.data / folder)
             clean_sets[folder] = [read_rgb_uint8(path) for path in files]
         result: dict = {"sigma": args.sigma, "texture": {}, "bm3d_lead": {}}
         print(f"| clean images | n | blur PSNR, sigma {args.sigma:g} px (dB): mean | min | max |\n|---|---|---|---|---|")

@@ -11,7 +11,8 @@ Poisson-Gaussian noise in linear light (``add_poisson_gaussian_noise``) and plai
 Each synthetic model is level-matched per crop: its parameters are drawn from its default range
 and then scaled so that the crop's residual variance equals the real one, so the figures compare
 the shape of the noise (how it depends on intensity and channel, how it is correlated), not its
-overall level. The noisy-PSNR spread of the unscaled default ranges is printed as well.
+overall level. The noisy-PSNR spread of the unscaled default ranges is printed as well, and of
+``POLYU_LIKE``, the narrower range with the luminance low-pass that a recipe can set.
 
 Writes ``noise_variance.png`` and ``noise_correlation.png`` to ``--out`` and prints the numbers
 that docs/noise.md tabulates. Takes a few minutes on two cores.
@@ -46,6 +47,8 @@ BINS = np.linspace(0, 1, 17)  # clean intensity bins
 MIN_PIXELS_PER_BIN = 5000
 LAGS = (1, 2, 3, 4)
 FULL_WINDOWS_PER_IMAGE = 2
+# The PolyU-like synthesis tried for issue 6 (docs/noise.md): PolyU's levels and the luma low-pass.
+POLYU_LIKE = CameraNoiseRange(shot_variance=(2e-4, 2e-3), luma_lowpass_weight=(0.05, 0.2), luma_lowpass_sigma=(3.0, 6.0))
 WINDOW = 512
 
 # A noise model: (clean crop, strength multiplier, rng) -> noisy crop; strength 1 is the sampled level.
@@ -194,6 +197,7 @@ STYLES = {
     "camera noise, no JPEG": {"color": "tab:blue", "lw": 1.2, "ls": ":"},
     "camera noise, no chroma NR, no JPEG": {"color": "tab:purple", "lw": 1.2, "ls": ":"},
     "camera noise, JPEG q75 4:2:0": {"color": "tab:cyan", "lw": 1.4, "ls": "-."},
+    "camera noise + luma low-pass, JPEG as sampled": {"color": "tab:green", "lw": 2},
     "Poisson-Gaussian": {"color": "tab:orange", "lw": 1.6},
     "Gaussian": {"color": "tab:gray", "lw": 1.6},
 }
@@ -279,15 +283,21 @@ def main() -> None:
         stats["PolyU full, camera JPEG (real)"].add(clean, noisy)
 
     rng = np.random.default_rng(0)
+    lowpass_rng = np.random.default_rng(1)  # its own generator: the other rows' draws stay as they were
     camera_range, pg_range = CameraNoiseRange(), PoissonGaussianRange()
     for index, (noisy, clean) in enumerate(crops):
         target = float(np.var(noisy - clean))
         camera = camera_range.sample(rng)
+        lowpass = {
+            "luma_lowpass_weight": lowpass_rng.uniform(*POLYU_LIKE.luma_lowpass_weight),
+            "luma_lowpass_sigma": lowpass_rng.uniform(*POLYU_LIKE.luma_lowpass_sigma),
+        }
         models = {
             "camera noise, JPEG as sampled": camera_model(camera),
             "camera noise, no JPEG": camera_model(camera, jpeg_quality=None),
             "camera noise, no chroma NR, no JPEG": camera_model(dataclasses.replace(camera, chroma_blur_sigma=0.0), jpeg_quality=None),
             "camera noise, JPEG q75 4:2:0": camera_model(camera, jpeg_quality=75),
+            "camera noise + luma low-pass, JPEG as sampled": camera_model(dataclasses.replace(camera, **lowpass)),
             "Poisson-Gaussian": poisson_gaussian_model(pg_range.sample(rng)),
             "Gaussian": gaussian_model(np.sqrt(target)),
         }
@@ -302,17 +312,19 @@ def main() -> None:
     print_table(stats)
 
     # Unscaled default ranges: which noise levels training would see, against PolyU's.
-    camera_psnr, pg_psnr = [], []
+    camera_psnr, pg_psnr, polyu_like_psnr = [], [], []
     for _, clean in crops:
         for _ in range(args.samples_per_crop):
             camera_psnr.append(psnr(clean, quantise(add_camera_noise(clean, camera_range.sample(rng), rng))))
             pg_psnr.append(psnr(clean, quantise(add_poisson_gaussian_noise(clean, pg_range.sample(rng), rng))))
+            polyu_like_psnr.append(psnr(clean, quantise(add_camera_noise(clean, POLYU_LIKE.sample(lowpass_rng), lowpass_rng))))
     print("\n| noisy PSNR (dB) | n | min | 5 % | median | 95 % | max |")
     print("|---|---|---|---|---|---|---|")
     print_psnr_spread("PolyU train crops (real)", stats["PolyU crops (real)"].psnr)
     print_psnr_spread("PolyU train full windows (real)", stats["PolyU full, camera JPEG (real)"].psnr)
     print_psnr_spread("CameraNoiseRange() defaults", camera_psnr)
     print_psnr_spread("PoissonGaussianRange() defaults", pg_psnr)
+    print_psnr_spread("POLYU_LIKE (shot variance 2e-4 to 2e-3, luma low-pass)", polyu_like_psnr)
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/score_val.py ../runs/student-v0.4.safetensors --data ../shared/data --tta
 
-Each file is scored, bf16, on ``--val-set``'s real pairs and on its clean images with the
+Each file is scored, bf16 (``--fp32``: as a run with ``bf16: false`` validates), on ``--val-set``'s real pairs and on its clean images with the
 evaluation's camera noise at each of ``--levels`` (seed 0), and the mean over those sets is the
 number a run keeps its best weights by. ``--tta`` also scores each file's x8 self-ensemble, the
 teacher that ``teacher_tta=true`` distils from (``train.teachers.SelfEnsemble``). Only
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--val-set", default="polyu:val:crops")
     parser.add_argument("--levels", nargs="*", default=list(EVALUATION_NOISE_LEVELS), help="camera noise levels added to the val images")
     parser.add_argument("--tta", action="store_true", help="also score each file's x8 self-ensemble")
+    parser.add_argument("--fp32", action="store_true", help="score in fp32, not bf16 (CPUs without native bf16)")
     args = parser.parse_args()
 
     try:
@@ -42,7 +43,7 @@ def main() -> None:
             model = load_model(path)
             variants = [("", model)] + ([(" x8 self-ensemble", SelfEnsemble(model).eval())] if args.tta else [])
             for suffix, network in variants:
-                scores = validation_scores(network, sets, bf16=True)
+                scores = validation_scores(network, sets, bf16=not args.fp32)
                 cells = " | ".join(f"{value:.2f}" for value in scores.values())
                 print(f"| {path.name} ({file_digest(path)}){suffix} | {cells} | {np.mean(list(scores.values())):.3f} |", flush=True)
     except LiteDenoiseError as error:

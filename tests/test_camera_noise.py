@@ -131,3 +131,54 @@ def test_jpeg_changes_the_output_and_can_be_switched_off():
     rng = np.random.default_rng(0)
     assert all(CameraNoiseRange(jpeg_probability=0.0).sample(rng).jpeg_quality is None for _ in range(50))
     assert all(CameraNoiseRange(jpeg_probability=1.0).sample(rng).jpeg_quality is not None for _ in range(50))
+
+
+def _lag_correlation(residual: np.ndarray, lag: int) -> float:
+    """Horizontal correlation of the luminance residual at ``lag`` pixels."""
+    luma = (residual @ SRGB_TO_YCBCR.T)[..., 0]
+    return float(np.corrcoef(luma[:, :-lag].ravel(), luma[:, lag:].ravel())[0, 1])
+
+
+def test_the_luma_low_pass_correlates_the_noise_further_and_keeps_its_level():
+    clean = _grey(0.4, size=128)
+    residuals = []
+    for weight in (0.0, 0.3):
+        params = _params(shot_variance=2e-3, read_variance=1e-6, luma_lowpass_weight=weight, luma_lowpass_sigma=4.0)
+        residuals.append(add_camera_noise(clean, params, np.random.default_rng(0)) - clean)
+    plain, shaped = residuals
+    assert _lag_correlation(plain, 4) < 0.05
+    assert _lag_correlation(shaped, 4) > 0.2
+    assert abs(shaped.std() / plain.std() - 1) < 0.05
+
+
+def test_the_luma_low_pass_does_not_shift_the_brightness_of_clipped_noise():
+    # Strong noise on a dark photo clips at 0, so the noise has a mean; the low-pass must keep it.
+    clean = np.random.default_rng(1).uniform(0.02, 0.3, (128, 128, 3)).astype(np.float32)
+    means = []
+    for weight in (0.0, 0.2):
+        params = _params(shot_variance=8e-3, read_variance=1e-4, luma_lowpass_weight=weight, luma_lowpass_sigma=6.0)
+        means.append(float((add_camera_noise(clean, params, np.random.default_rng(0)) - clean).mean()))
+    assert abs(means[0]) > 0.5 * ONE_LEVEL  # the clip does bias this noise
+    assert abs(means[1] - means[0]) < 0.5 * ONE_LEVEL  # only the second clip moves it (the unfixed version: 6 levels)
+
+
+def test_the_luma_low_pass_is_off_and_undrawn_by_default_so_default_draws_do_not_change():
+    default, with_off_range = CameraNoiseRange(), CameraNoiseRange(luma_lowpass_sigma=(5.0, 6.0))
+    first, second = (np.random.default_rng(7) for _ in range(2))
+    for _ in range(20):
+        params = default.sample(first)
+        assert params == with_off_range.sample(second)
+        assert params.luma_lowpass_weight == 0.0
+    ranges = CameraNoiseRange(luma_lowpass_weight=(0.05, 0.2), luma_lowpass_sigma=(3.0, 6.0))
+    drawn = [ranges.sample(np.random.default_rng(seed)) for seed in range(50)]
+    assert all(0.05 <= p.luma_lowpass_weight <= 0.2 and 3.0 <= p.luma_lowpass_sigma <= 6.0 for p in drawn)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"shot_variance": (2e-3, 2e-4)}, {"shot_variance": (0.0, 1e-3)}, {"luma_lowpass_weight": (0.5, 1.5)},
+     {"jpeg_probability": 2.0}, {"cameras": ("sony_a7_ii",)}, {"cameras": ()}],
+)
+def test_a_range_that_cannot_be_sampled_is_refused(changes):
+    with pytest.raises(ValueError, match="camera noise"):
+        CameraNoiseRange(**changes)

@@ -11,7 +11,7 @@ from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from litedenoise import imageio
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.imageio import LoadedImage, read_image, read_rgb_uint8, write_image
+from litedenoise.imageio import LoadedImage, image_files, read_image, read_rgb_uint8, write_image
 
 ORIENTATION = ExifTags.Base.Orientation
 MAKE = ExifTags.Base.Make
@@ -342,3 +342,10 @@ def test_a_failing_write_leaves_no_temporary_file_and_keeps_the_original(tmp_pat
     assert "No space left" in raises_for_file(path, write_image, path, gradient(), overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
     assert path.read_bytes() == b"original"
+
+
+def test_image_files_lists_the_images_of_a_folder_by_name_and_nothing_else(tmp_path):
+    for name in ("b.PNG", "a.jpg", ".hidden.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub.png").mkdir()  # a folder named like an image
+    assert [path.name for path in image_files(tmp_path)] == ["a.jpg", "b.PNG"]

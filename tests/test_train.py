@@ -1,10 +1,13 @@
+import numpy as np
 import pytest
 import torch
+import yaml
 
+from litedenoise.data.camera_noise import CameraNoiseRange
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.train import loop
-from litedenoise.train.config import Stage, TrainConfig, load_recipe, make_config
+from litedenoise.train.config import Stage, TrainConfig, config_to_yaml, load_recipe, make_config
 from litedenoise.weights import load_model, read_metadata
 
 
@@ -75,6 +78,31 @@ def test_recipes_refuse_unknown_keys_and_wrong_types(tmp_path):
     assert load_recipe(None, ["lr=1e-4"]).lr == 1e-4
     with pytest.raises(LiteDenoiseError, match="'lr' must be float, got 'fast'"):
         load_recipe(None, ["lr=fast"])
+
+
+def test_a_recipe_sets_the_camera_noise_ranges_and_they_survive_the_saved_config(tmp_path):
+    config = load_recipe(None, ["noise_model=camera", "camera_noise={shot_variance: [2e-4, 2e-3], jpeg_probability: 0}"])
+    assert config.camera_noise.shot_variance == (2e-4, 2e-3) and config.camera_noise.jpeg_probability == 0.0
+    assert config.camera_noise.chroma_blur_sigma == CameraNoiseRange().chroma_blur_sigma  # unset keys keep their defaults
+    assert make_config(yaml.safe_load(config_to_yaml(config))) == config  # what a resumed run reads back
+    assert "camera (shot_variance [0.0002, 0.002], jpeg_probability 0.0) synthetic noise" in loop.training_data_description(config)
+    assert "camera synthetic noise" in loop.training_data_description(load_recipe(None, ["noise_model=camera"]))
+    for bad, message in [
+        ("camera_noise={shot_varience: [1e-3, 2e-3]}", "unknown camera_noise key.*shot_varience"),
+        ("camera_noise={shot_variance: [2e-3, 2e-4]}", "shot_variance must be a range"),
+        ("camera_noise={shot_variance: [1e-3]}", "'shot_variance' must be tuple\\[float, float\\]"),
+        ("camera_noise=strong", "'camera_noise' must be CameraNoiseRange"),
+    ]:
+        with pytest.raises(LiteDenoiseError, match=message):
+            load_recipe(None, [bad])
+
+
+def test_the_camera_noise_ranges_reach_the_training_crops(data_root):
+    photos_only = {"real_fraction": 0.0, "noise_model": "camera", "stages": [{"crop_size": 32, "batch_size": 2, "steps": 1}]}
+    quiet = loop.stage_datasets(tiny_config(**photos_only, camera_noise=CameraNoiseRange(shot_variance=(1e-5, 2e-5), jpeg_probability=0.0)), data_root)[0]
+    loud = loop.stage_datasets(tiny_config(**photos_only, camera_noise=CameraNoiseRange(shot_variance=(1e-2, 2e-2), jpeg_probability=0.0)), data_root)[0]
+    spread = [float(np.mean([(d[i][0] - d[i][1]).std() for i in range(8)])) for d in (quiet, loud)]
+    assert spread[1] > 5 * spread[0]
 
 
 def test_the_shipped_cpu_recipe_loads():

@@ -19,7 +19,7 @@ DEFAULT_MIN_SIDE = 16
 
 def _expand_inputs(patterns: list[str]) -> list[Path]:
     """Files, folders (their images, sorted) and glob patterns, in the order given."""
-    from litedenoise.imageio import SUPPORTED_SUFFIXES
+    from litedenoise.imageio import image_files
 
     paths: list[Path] = []
     for pattern in patterns:
@@ -29,7 +29,7 @@ def _expand_inputs(patterns: list[str]) -> list[Path]:
             raise LiteDenoiseError(f"no file matches {pattern!r}")
         for match in map(Path, matches):
             if match.is_dir():
-                paths.extend(p for p in sorted(match.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+                paths.extend(image_files(match))
             else:
                 paths.append(match)  # missing files are reported per file when read
     return paths

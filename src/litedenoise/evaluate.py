@@ -102,14 +102,14 @@ def load_synthetic(folder: str | Path, level: str, *, seed: int = 0) -> EvalSet:
     on every run. Unreadable files are skipped and listed.
     """
     from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS, evaluation_noise
-    from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+    from litedenoise.imageio import image_files, read_rgb_uint8
 
     if level not in EVALUATION_NOISE_LEVELS:
         raise LiteDenoiseError(f"unknown noise level {level!r}; choose from {', '.join(EVALUATION_NOISE_LEVELS)}")
     folder = Path(folder)
     if not folder.is_dir():
         raise LiteDenoiseError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith("."))
+    files = image_files(folder)
     images, skipped = [], []
     for path in files:
         try:

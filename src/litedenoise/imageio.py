@@ -34,6 +34,17 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".heic", ".heif", ".avif"}
 )
 
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, by name: supported suffixes (any case), no hidden files."""
+    return [
+        path
+        for path in sorted(Path(folder).iterdir())
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith(".")
+    ]
+
+
 _FORMAT_BY_SUFFIX = {
     ".png": "PNG",
     ".jpg": "JPEG",

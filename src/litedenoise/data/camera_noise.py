@@ -101,7 +101,9 @@ class CameraNoiseParams:
     ``shot_variance`` and ``read_variance`` are in raw units where 1.0 is the white level: a raw
     sample of mean ``s`` has variance ``shot_variance * s + read_variance``.
     ``chroma_blur_sigma`` is the in-camera chroma noise reduction, a Gaussian blur of the noise's
-    Cb and Cr in pixels (0 is off). ``jpeg_quality`` is 1-100, or None for no JPEG.
+    Cb and Cr in pixels (0 is off). ``luma_lowpass_weight`` (0 is off) and ``luma_lowpass_sigma``
+    give the noise's luminance a low-frequency part at the same variance (``shape_luma_noise``).
+    ``jpeg_quality`` is 1-100, or None for no JPEG.
     """
 
     camera_to_srgb: Matrix3
@@ -111,6 +113,8 @@ class CameraNoiseParams:
     shot_variance: float
     read_variance: float
     chroma_blur_sigma: float = 0.0
+    luma_lowpass_weight: float = 0.0
+    luma_lowpass_sigma: float = 0.0
     jpeg_quality: int | None = None
 
     def raw_gains(self) -> np.ndarray:
@@ -137,8 +141,27 @@ class CameraNoiseRange:
     brightness_gain: tuple[float, float] = (1.0, 1.65)
     cameras: tuple[str, ...] = tuple(CAMERA_XYZ_TO_RAW)
     chroma_blur_sigma: tuple[float, float] = (1.0, 4.0)
+    # Off by default, and then not drawn at all, so that the default draws stay as they were.
+    luma_lowpass_weight: tuple[float, float] = (0.0, 0.0)
+    luma_lowpass_sigma: tuple[float, float] = (1.5, 3.0)
     jpeg_probability: float = 0.5
     jpeg_quality: tuple[int, int] = (70, 95)
+
+    def __post_init__(self) -> None:
+        for name in ("shot_variance", "red_gain", "blue_gain", "brightness_gain", "chroma_blur_sigma",
+                     "luma_lowpass_weight", "luma_lowpass_sigma", "jpeg_quality"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high:
+                raise ValueError(f"camera noise {name} must be a range [low, high] with 0 <= low <= high, got {[low, high]}")
+        if self.shot_variance[0] <= 0:
+            raise ValueError(f"camera noise shot_variance must be positive, got {list(self.shot_variance)}")
+        if self.luma_lowpass_weight[1] > 1:
+            raise ValueError(f"camera noise luma_lowpass_weight must lie in [0, 1], got {list(self.luma_lowpass_weight)}")
+        if not 0 <= self.jpeg_probability <= 1:
+            raise ValueError(f"camera noise jpeg_probability must lie in [0, 1], got {self.jpeg_probability}")
+        unknown = [camera for camera in self.cameras if camera not in CAMERA_XYZ_TO_RAW]
+        if unknown or not self.cameras:
+            raise ValueError(f"camera noise cameras must be among {', '.join(CAMERA_XYZ_TO_RAW)}; got {', '.join(unknown) or 'none'}")
 
     def read_variance_bounds(self, shot_variance: float) -> tuple[float, float]:
         """The smallest and largest read variance ``sample`` can pair with ``shot_variance``."""
@@ -157,14 +180,22 @@ class CameraNoiseRange:
         use_jpeg = rng.uniform() < self.jpeg_probability
         # Drawn with or without JPEG, so that the number of draws, and all later ones, do not depend on it.
         quality = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+        red_gain, blue_gain, brightness_gain = (float(rng.uniform(*r)) for r in (self.red_gain, self.blue_gain, self.brightness_gain))
+        chroma_blur_sigma = float(rng.uniform(*self.chroma_blur_sigma))
+        lowpass_weight = lowpass_sigma = 0.0
+        if self.luma_lowpass_weight[1] > 0:
+            lowpass_weight = float(rng.uniform(*self.luma_lowpass_weight))
+            lowpass_sigma = float(rng.uniform(*self.luma_lowpass_sigma))
         return CameraNoiseParams(
             camera_to_srgb=camera_to_srgb_matrix(xyz_to_raw),
-            red_gain=float(rng.uniform(*self.red_gain)),
-            blue_gain=float(rng.uniform(*self.blue_gain)),
-            brightness_gain=float(rng.uniform(*self.brightness_gain)),
+            red_gain=red_gain,
+            blue_gain=blue_gain,
+            brightness_gain=brightness_gain,
             shot_variance=shot,
             read_variance=read,
-            chroma_blur_sigma=float(rng.uniform(*self.chroma_blur_sigma)),
+            chroma_blur_sigma=chroma_blur_sigma,
+            luma_lowpass_weight=lowpass_weight,
+            luma_lowpass_sigma=lowpass_sigma,
             jpeg_quality=quality if use_jpeg else None,
         )
 
@@ -244,6 +275,29 @@ def reduce_chroma_noise(clean: np.ndarray, noisy: np.ndarray, sigma: float) -> n
     return np.clip(clean + apply_colour_matrix(residual, YCBCR_TO_SRGB), 0.0, 1.0)
 
 
+def shape_luma_noise(clean: np.ndarray, noisy: np.ndarray, weight: float, sigma: float) -> np.ndarray:
+    """Give the luminance of ``noisy - clean`` (HxWx3 sRGB) a low-frequency part: mix ``weight`` of
+    its variance from a Gaussian blur of ``sigma`` pixels of it, then restore its standard deviation,
+    so only the spatial correlation changes. Real camera JPEGs (PolyU's) keep luminance noise
+    correlated over 4-8 pixels, more than a bilinear demosaic gives (docs/noise.md); in-camera
+    luminance noise reduction is one likely cause. Returns the new noisy image, clipped to [0, 1]."""
+    if weight <= 0 or sigma <= 0:
+        return noisy
+    residual = apply_colour_matrix(noisy - clean, SRGB_TO_YCBCR)
+    # Only the zero-mean part is reshaped: the clip to [0, 1] gives the noise a small mean, which
+    # the rescaled blur would otherwise multiply into a brightness shift.
+    bias = float(residual[..., 0].mean())
+    luma = residual[..., 0] - bias
+    blurred = gaussian(luma, sigma=sigma, mode="reflect")
+    luma_std, blurred_std = float(luma.std()), float(blurred.std())
+    if blurred_std == 0.0:
+        return noisy
+    mixed = np.sqrt(1 - weight) * luma + np.sqrt(weight) * blurred * (luma_std / blurred_std)
+    mixed -= mixed.mean()
+    residual[..., 0] = bias + mixed * (luma_std / max(float(mixed.std()), 1e-12))
+    return np.clip(clean + apply_colour_matrix(residual, YCBCR_TO_SRGB), 0.0, 1.0)
+
+
 def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     """Encode an HxWx3 [0, 1] image as an 8-bit JPEG at ``quality`` (Pillow, 4:2:0) and decode it."""
     buffer = io.BytesIO()
@@ -281,6 +335,7 @@ def add_camera_noise(clean_srgb: np.ndarray, params: CameraNoiseParams, rng: np.
     noisy_bayer = add_sensor_noise(clean_bayer, params.shot_variance, params.read_variance, rng)
     noisy = process(raw + demosaic_bilinear(noisy_bayer - clean_bayer), params)
     noisy = reduce_chroma_noise(clean_srgb, noisy, params.chroma_blur_sigma)
+    noisy = shape_luma_noise(clean_srgb, noisy, params.luma_lowpass_weight, params.luma_lowpass_sigma)
     if params.jpeg_quality is not None:
         noisy = jpeg_round_trip(noisy, params.jpeg_quality)
     return noisy.astype(np.float32)

@@ -22,17 +22,21 @@ from litedenoise.data.noise import (
 )
 
 NOISE_MODELS = ("camera", "poisson_gaussian", "gaussian")
+DEFAULT_CAMERA_NOISE = CameraNoiseRange()  # frozen, so one shared default is safe
 
 
-def synthesize_noise(clean: np.ndarray, noise_model: str, rng: np.random.Generator) -> np.ndarray:
+def synthesize_noise(
+    clean: np.ndarray, noise_model: str, rng: np.random.Generator, camera_noise: CameraNoiseRange = DEFAULT_CAMERA_NOISE
+) -> np.ndarray:
     """A noisy version of a clean float HxWx3 crop in [0, 1], parameters drawn from ``rng``.
 
-    ``camera``: the full unprocess / raw noise / re-process pipeline (``camera_noise.py``);
+    ``camera``: the full unprocess / raw noise / re-process pipeline (``camera_noise.py``), its
+    parameters drawn from ``camera_noise``;
     ``poisson_gaussian``: signal-dependent noise in linear light only; ``gaussian``: the
     textbook baseline.
     """
     if noise_model == "camera":
-        return add_camera_noise(clean, CameraNoiseRange().sample(rng), rng)
+        return add_camera_noise(clean, camera_noise.sample(rng), rng)
     if noise_model == "poisson_gaussian":
         return add_poisson_gaussian_noise(clean, PoissonGaussianRange().sample(rng), rng)
     if noise_model == "gaussian":
@@ -75,10 +79,12 @@ class TrainingCrops(Dataset):
         real_fraction: float,
         seed: int,
         noise_model: str = "poisson_gaussian",
+        camera_noise: CameraNoiseRange = DEFAULT_CAMERA_NOISE,
     ):
         self.crop_size = crop_size
         self.seed = seed
         self.noise_model = noise_model
+        self.camera_noise = camera_noise
         self.real_pairs = [p for p in sources.real_pairs if min(p[1].shape[:2]) >= crop_size]
         self.clean_photos = [c for c in sources.clean_photos if min(c.shape[:2]) >= crop_size]
         if not self.real_pairs and not self.clean_photos:
@@ -113,7 +119,7 @@ class TrainingCrops(Dataset):
             photo = self.clean_photos[rng.choice(len(self.clean_photos), p=self.clean_weights)]
             rows, cols = self._crop_window(rng, photo.shape)
             clean = photo[rows, cols].astype(np.float32) / 255.0
-            noisy = synthesize_noise(clean, self.noise_model, rng)
+            noisy = synthesize_noise(clean, self.noise_model, rng, self.camera_noise)
             # Real pairs are stored as 8-bit files; quantise synthetic ones the same way.
             noisy = np.round(noisy * 255.0) / 255.0
         pair = [np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1)) for x in (noisy, clean)]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.imageio import SUPPORTED_SUFFIXES, read_image_size
+from litedenoise.imageio import image_files, read_image_size
 
 DATA_ENV_VAR = "LITEDENOISE_DATA"
 POLYU_GROUPS = ("train", "val", "unseen_camera")
@@ -165,14 +165,6 @@ def resolve_pair_set(spec: str, root: str | Path) -> list[ImagePair]:
 # --- layouts ---------------------------------------------------------------------------------
 
 
-def _images(folder: Path) -> list[Path]:
-    return [
-        path
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith(".")
-    ]
-
-
 def _two_folder_pairs(folder: Path, noisy_side: str, clean_side: str) -> tuple[dict[str, ImagePair], list[str]]:
     for side in (noisy_side, clean_side):
         if not (folder / side).is_dir():
@@ -180,7 +172,7 @@ def _two_folder_pairs(folder: Path, noisy_side: str, clean_side: str) -> tuple[d
     noisy: dict[str, list[Path]] = {}
     clean: dict[str, list[Path]] = {}
     for side, by_stem in ((noisy_side, noisy), (clean_side, clean)):
-        for image in _images(folder / side):
+        for image in image_files(folder / side):
             by_stem.setdefault(image.stem, []).append(image)
     return _paired(folder, noisy, clean)
 
@@ -193,7 +185,7 @@ def _sidd_images(folder: Path) -> dict[Path, list[Path]]:
     """
     reserved = {side for noisy, clean, _ in TWO_FOLDER_LAYOUTS for side in (noisy, clean)}
     scenes = [path for path in sorted(folder.iterdir()) if path.is_dir() and not path.name.startswith(".") and path.name not in reserved]
-    images = {place: _images(place) for place in [folder, *scenes]}
+    images = {place: image_files(place) for place in [folder, *scenes]}
     if not any(_SIDD_NAME.match(image.stem) for image in images[folder]):
         del images[folder]
     if not any(_SIDD_NAME.match(image.stem) for place in images.values() for image in place):

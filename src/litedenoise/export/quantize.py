@@ -74,7 +74,7 @@ def calibration_crops(
     ``$LITEDENOISE_DATA``). From more than ``count`` images, ``count`` are taken evenly spaced in
     name order, so the crops are the same on every run.
     """
-    from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+    from litedenoise.imageio import SUPPORTED_SUFFIXES, image_files, read_rgb_uint8
 
     if count < 1:
         raise LiteDenoiseError(f"the number of calibration images must be at least 1, got {count}")
@@ -84,7 +84,7 @@ def calibration_crops(
         folder = Path(calibration)
         if not folder.is_dir():
             raise LiteDenoiseError(f"calibration folder {folder} does not exist")
-        images = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith("."))
+        images = image_files(folder)
         if not images:
             raise LiteDenoiseError(f"calibration folder {folder} holds no images ({', '.join(sorted(SUPPORTED_SUFFIXES))})")
     if len(images) > count:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS
+from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS, CameraNoiseRange
 from litedenoise.errors import LiteDenoiseError
 
 
@@ -49,6 +49,8 @@ class TrainConfig:
     clean_photo_dirs: list[str] = field(default_factory=lambda: ["clean/cbsd432"])
     real_fraction: float = 0.5
     noise_model: str = "poisson_gaussian"  # synthetic noise: camera, poisson_gaussian or gaussian
+    # the ranges noise_model camera draws from; a recipe sets any of them, e.g. {shot_variance: [2e-4, 2e-3]}
+    camera_noise: CameraNoiseRange = field(default_factory=CameraNoiseRange)
     stages: list[Stage] = field(default_factory=lambda: [Stage(crop_size=128, batch_size=8, steps=20_000)])
     lr: float = 5e-4
     lr_min: float = 1e-6
@@ -122,8 +124,36 @@ def _checked_value(name: str, value: object, hint: object) -> object:
             return [_from_dict(Stage, item, f"{name}[{i}]") for i, item in enumerate(value)]
         if option in (int, str, bool) and type(value) is option:
             return value
-    expected = getattr(hint, "__name__", None) if not isinstance(hint, types.UnionType) else None
-    raise LiteDenoiseError(f"config key {name!r} must be {expected or hint}, got {value!r}")
+        if typing.get_origin(option) is tuple and isinstance(value, list | tuple):
+            items = typing.get_args(option)
+            items = items[:1] * len(value) if items[-1:] == (Ellipsis,) else items
+            if len(items) == len(value):
+                try:
+                    return tuple(_checked_value(name, v, item) for v, item in zip(value, items, strict=True))
+                except LiteDenoiseError:
+                    pass
+        if option is CameraNoiseRange and isinstance(value, dict):
+            try:
+                return _from_dict(CameraNoiseRange, value, name)
+            except ValueError as error:
+                raise LiteDenoiseError(str(error)) from None
+        if option is CameraNoiseRange and isinstance(value, CameraNoiseRange):
+            return value
+    raise LiteDenoiseError(f"config key {name!r} must be {_type_name(hint)}, got {value!r}")
+
+
+def _type_name(hint: object) -> str:
+    """``tuple[float, float]``, ``list[Stage]``, ``int | None``: a type hint as a recipe's reader would write it."""
+    if isinstance(hint, types.UnionType):
+        return " | ".join(_type_name(option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    if hint is Ellipsis:
+        return "..."
+    arguments = typing.get_args(hint)
+    if arguments:
+        return f"{typing.get_origin(hint).__name__}[{', '.join(_type_name(a) for a in arguments)}]"
+    return getattr(hint, "__name__", str(hint))
 
 
 def _from_dict(cls: type, values: dict, where: str = "config"):
@@ -174,5 +204,14 @@ def load_recipe(path: str | Path | None, overrides: list[str] = (), section: str
     return make_config(values)
 
 
+def config_to_yaml_value(value: object) -> object:
+    """``value`` with tuples as lists, which YAML's safe dumper can write."""
+    if isinstance(value, dict):
+        return {key: config_to_yaml_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [config_to_yaml_value(item) for item in value]
+    return value
+
+
 def config_to_yaml(config: TrainConfig) -> str:
-    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+    return yaml.safe_dump(config_to_yaml_value(dataclasses.asdict(config)), sort_keys=False)

@@ -8,6 +8,7 @@ validation PSNR, and writes a resumable checkpoint to ``run_dir`` every few hund
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 import time
@@ -19,13 +20,14 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from litedenoise.data.camera_noise import CameraNoiseRange
 from litedenoise.data.crops import CropSources, TrainingCrops
 from litedenoise.data.paired import resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
-from litedenoise.imageio import SUPPORTED_SUFFIXES, read_rgb_uint8
+from litedenoise.imageio import image_files, read_rgb_uint8
 from litedenoise.train import distributed, teachers
-from litedenoise.train.config import Stage, TrainConfig, config_to_yaml
+from litedenoise.train.config import Stage, TrainConfig, config_to_yaml, config_to_yaml_value
 from litedenoise.train.losses import distillation_loss, pixel_loss
 from litedenoise.weights import build_model, load_model, parameter_count, save_weights
 
@@ -46,7 +48,7 @@ def decode_photo_set(spec: str, data_root: Path) -> list[np.ndarray]:
         folder = data_root / spec
         if not folder.is_dir():
             raise LiteDenoiseError(f"clean photo folder {folder} does not exist")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        files = image_files(folder)
     if not files:
         raise LiteDenoiseError(f"clean photo set {spec} holds no images")
     return [read_rgb_uint8(path) for path in files]
@@ -82,7 +84,7 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
                 f"stage {index}: crop_size {stage.crop_size} is larger than every image in its sources "
                 f"({', '.join(pair_sets + photo_sets)})"
             )
-        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model))
+        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise))
     return datasets
 
 
@@ -147,7 +149,16 @@ def training_data_description(config: TrainConfig) -> str:
     if config.real_fraction > 0.0:
         parts.append(f"real pairs {', '.join(config.real_pair_sets) or 'none'}")
     if config.real_fraction < 1.0:
-        parts.append(f"{config.noise_model} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}")
+        noise = config.noise_model
+        if config.noise_model == "camera":
+            defaults = CameraNoiseRange()
+            changed = [
+                f"{f.name} {config_to_yaml_value(getattr(config.camera_noise, f.name))}"
+                for f in dataclasses.fields(CameraNoiseRange)
+                if getattr(config.camera_noise, f.name) != getattr(defaults, f.name)
+            ]
+            noise += f" ({', '.join(changed)})" if changed else ""
+        parts.append(f"{noise} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}")
     return "; ".join([*parts, f"real_fraction {config.real_fraction}"])
 
 
