@@ -143,7 +143,7 @@ class CameraNoiseRange:
     chroma_blur_sigma: tuple[float, float] = (1.0, 4.0)
     # Off by default, and then not drawn at all, so that the default draws stay as they were.
     luma_lowpass_weight: tuple[float, float] = (0.0, 0.0)
-    luma_lowpass_sigma: tuple[float, float] = (1.5, 3.0)
+    luma_lowpass_sigma: tuple[float, float] = (3.0, 6.0)  # the range fitted to PolyU train crops (docs/noise.md)
     jpeg_probability: float = 0.5
     jpeg_quality: tuple[int, int] = (70, 95)
 
