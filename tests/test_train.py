@@ -211,6 +211,22 @@ def test_progressive_stages_run_in_order_with_their_own_crops_batches_and_source
     assert shapes == [(0, (3, 3, 16, 16))] * 2 + [(1, (2, 3, 32, 32))] * 3
 
 
+def test_each_stage_says_how_its_real_crops_divide_between_pair_sets_and_draws_them_so(data_root, capsys):
+    from PIL import Image
+
+    big = np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    for kind in ("noisy", "clean"):
+        (data_root / "big" / kind).mkdir(parents=True)
+        Image.fromarray(big).save(data_root / "big" / kind / "0.png")
+    datasets = loop.stage_datasets(tiny_config(real_pair_sets=["pairs", "big"], real_fraction=1.0), data_root, announce=True)
+    # 32 px crops: three 48x64 pairs offer 17 x 33 positions each, the 96x128 pair 65 x 97
+    message = capsys.readouterr().err
+    assert "stage 0 (32 px)" in message and "21.1% from pairs (images: 3)" in message and "78.9% from big (images: 1)" in message
+    assert datasets[0].real_weights[3] == pytest.approx(6305 / (3 * 561 + 6305))  # the share announced is the share drawn
+    loop.stage_datasets(tiny_config(), data_root, announce=True)
+    assert capsys.readouterr().err == ""  # one pair set: nothing to say
+
+
 def test_batches_after_a_resume_across_a_stage_boundary_equal_the_uninterrupted_ones(data_root):
     config = _two_stage_config()
     datasets = loop.stage_datasets(config, data_root)

@@ -51,6 +51,11 @@ def dihedral(image: np.ndarray, variant: int) -> np.ndarray:
     return np.rot90(image, k=variant & 3)
 
 
+def crop_windows(shape: tuple[int, ...], crop_size: int) -> int:
+    """How many crop positions an image of this shape offers: its weight when crops are drawn."""
+    return max(shape[0] - crop_size + 1, 0) * max(shape[1] - crop_size + 1, 0)
+
+
 @dataclass
 class CropSources:
     """Decoded uint8 HxWx3 images held in RAM: (noisy, clean) pairs and clean-only photos."""
@@ -96,7 +101,7 @@ class TrainingCrops(Dataset):
         self.clean_weights = self._area_weights(self.clean_photos)
 
     def _area_weights(self, images: list[np.ndarray]) -> np.ndarray:
-        areas = np.array([(h - self.crop_size + 1) * (w - self.crop_size + 1) for h, w, _ in (i.shape for i in images)], dtype=np.float64)
+        areas = np.array([crop_windows(i.shape, self.crop_size) for i in images], dtype=np.float64)
         return areas / areas.sum() if len(areas) else areas
 
     def __len__(self) -> int:

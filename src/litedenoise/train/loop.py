@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from litedenoise.data.camera_noise import CameraNoiseRange
-from litedenoise.data.crops import CropSources, TrainingCrops
+from litedenoise.data.crops import CropSources, TrainingCrops, crop_windows
 from litedenoise.data.paired import resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
@@ -62,9 +62,18 @@ def stage_sources(config: TrainConfig, stage: Stage) -> tuple[list[str], list[st
     return ([] if config.real_fraction == 0.0 else pair_sets), ([] if config.real_fraction == 1.0 else photo_sets)
 
 
-def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
+def real_pair_shares(pairs_by_set: dict[str, list], crop_size: int) -> dict[str, float]:
+    """The fraction of a stage's real crops each pair set supplies. Crops are drawn in proportion to
+    area, so a set of a few full-size images can outweigh one of many small crops."""
+    windows = {spec: sum(crop_windows(clean.shape, crop_size) for _, clean in pairs) for spec, pairs in pairs_by_set.items()}
+    total = sum(windows.values())
+    return {spec: count / total for spec, count in windows.items()} if total else {}
+
+
+def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False) -> list[TrainingCrops]:
     """One crop dataset per stage; each image set is decoded once however many stages use it,
-    and every stage is checked before training starts."""
+    and every stage is checked before training starts. ``announce`` prints how a stage's real
+    crops divide between its pair sets, when it has more than one."""
     pair_cache: dict[str, list] = {}
     photo_cache: dict[str, list] = {}
     datasets = []
@@ -84,6 +93,10 @@ def stage_datasets(config: TrainConfig, data_root: Path) -> list[TrainingCrops]:
                 f"stage {index}: crop_size {stage.crop_size} is larger than every image in its sources "
                 f"({', '.join(pair_sets + photo_sets)})"
             )
+        if announce and len(pair_sets) > 1:
+            shares = real_pair_shares({spec: pair_cache[spec] for spec in pair_sets}, stage.crop_size)
+            listed = ", ".join(f"{share:.1%} from {spec} (images: {len(pair_cache[spec])})" for spec, share in shares.items())
+            print(f"stage {index} ({stage.crop_size} px): real crops are drawn by area: {listed}", file=sys.stderr, flush=True)
         datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise))
     return datasets
 
@@ -283,7 +296,7 @@ def _train(
     if config.compile:
         trainable = torch.compile(trainable)
 
-    datasets = stage_datasets(config, data_root)
+    datasets = stage_datasets(config, data_root, announce=main_process)
     if main_process:
         (run_dir / "config.yaml").write_text(config_to_yaml(config))
         val_sets = validation_sets(config, data_root)
