@@ -223,6 +223,9 @@ def test_each_stage_says_how_its_real_crops_divide_between_pair_sets_and_draws_t
     message = capsys.readouterr().err
     assert "stage 0 (32 px)" in message and "21.1% from pairs (images: 3)" in message and "78.9% from big (images: 1)" in message
     assert datasets[0].real_weights[3] == pytest.approx(6305 / (3 * 561 + 6305))  # the share announced is the share drawn
+    datasets = loop.stage_datasets(tiny_config(real_pair_sets=["pairs", "big", "pairs"], real_fraction=1.0), data_root, announce=True)
+    assert "34.8% from pairs (images: 3)" in capsys.readouterr().err  # listed twice: drawn twice as often
+    assert datasets[0].real_weights[3] == pytest.approx(6305 / (6 * 561 + 6305))
     loop.stage_datasets(tiny_config(), data_root, announce=True)
     assert capsys.readouterr().err == ""  # one pair set: nothing to say
 

@@ -62,10 +62,13 @@ def stage_sources(config: TrainConfig, stage: Stage) -> tuple[list[str], list[st
     return ([] if config.real_fraction == 0.0 else pair_sets), ([] if config.real_fraction == 1.0 else photo_sets)
 
 
-def real_pair_shares(pairs_by_set: dict[str, list], crop_size: int) -> dict[str, float]:
+def real_pair_shares(pair_sets: list[tuple[str, list]], crop_size: int) -> dict[str, float]:
     """The fraction of a stage's real crops each pair set supplies. Crops are drawn in proportion to
-    area, so a set of a few full-size images can outweigh one of many small crops."""
-    windows = {spec: sum(crop_windows(clean.shape, crop_size) for _, clean in pairs) for spec, pairs in pairs_by_set.items()}
+    area, so a set of a few full-size images can outweigh one of many small crops; a set listed
+    twice is drawn from twice as often."""
+    windows: dict[str, int] = {}
+    for spec, pairs in pair_sets:
+        windows[spec] = windows.get(spec, 0) + sum(crop_windows(clean.shape, crop_size) for _, clean in pairs)
     total = sum(windows.values())
     return {spec: count / total for spec, count in windows.items()} if total else {}
 
@@ -94,7 +97,7 @@ def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False)
                 f"({', '.join(pair_sets + photo_sets)})"
             )
         if announce and len(pair_sets) > 1:
-            shares = real_pair_shares({spec: pair_cache[spec] for spec in pair_sets}, stage.crop_size)
+            shares = real_pair_shares([(spec, pair_cache[spec]) for spec in pair_sets], stage.crop_size)
             listed = ", ".join(f"{share:.1%} from {spec} (images: {len(pair_cache[spec])})" for spec, share in shares.items())
             print(f"stage {index} ({stage.crop_size} px): real crops are drawn by area: {listed}", file=sys.stderr, flush=True)
         datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise))
