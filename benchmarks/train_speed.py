@@ -40,11 +40,18 @@ def steps_per_second(
     return steps / (time.perf_counter() - started)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (use --precisions to skip one)")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--settings", nargs="+", default=["128x8", "256x4", "512x2", "1024x1"], help="CROPxBATCH")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per fp32 setting")
-    parser.add_argument("--bf16-steps", type=int, default=2, help="timed steps per bf16 setting (slow on AVX2-only CPUs)")
+    parser.add_argument("--steps", type=positive_int, default=5, help="timed steps per fp32 setting")
+    parser.add_argument("--bf16-steps", type=positive_int, default=2, help="timed steps per bf16 setting (slow on AVX2-only CPUs)")
     parser.add_argument("--layouts", nargs="+", default=["channels-last", "nchw"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (after 3 untimed steps)")

@@ -138,6 +138,19 @@ def test_the_shipping_recipe_trains_both_networks_in_bf16_with_growing_crops_and
         assert config.bf16 and config.noise_model == "camera" and config.val_set == "polyu:val:crops"
 
 
+def test_the_multi_session_teacher_recipe_uses_the_shipped_students_data_and_selection_score():
+    teacher = load_recipe("recipes/ship-cpu-teacher.yaml", section="teacher")
+    student = load_recipe("recipes/ship-cpu-distill.yaml", section="student")
+    assert teacher.model == "teacher" and teacher.width == 32
+    assert [stage.crop_size for stage in teacher.stages] == [128, 256]
+    # v0.6's data and four-set validation, so the teacher and the student it teaches are scored alike
+    for key in ("real_fraction", "clean_photo_dirs", "noise_model", "val_set", "val_noise_levels"):
+        assert getattr(teacher, key) == getattr(student, key), key
+    assert teacher.real_pair_sets == ["polyu:train:crops"]
+    # it is resumed session after session, so a killed session loses at most a few minutes
+    assert teacher.checkpoint_every <= 50 and teacher.max_minutes is not None
+
+
 def test_the_cpu_distillation_recipe_grows_its_crops_and_validates_on_full_images():
     config = load_recipe("recipes/cpu.yaml", section="student")
     assert [stage.crop_size for stage in config.stages] == [128, 256]
