@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -149,6 +151,16 @@ def test_the_multi_session_teacher_recipe_uses_the_shipped_students_data_and_sel
     assert teacher.real_pair_sets == ["polyu:train:crops"]
     # it is resumed session after session, so a killed session loses at most a few minutes
     assert teacher.checkpoint_every <= 50 and teacher.max_minutes is not None
+
+
+def test_the_one_session_teacher_recipe_is_the_multi_session_one_on_a_shorter_schedule():
+    multi = load_recipe("recipes/ship-cpu-teacher.yaml", section="teacher")
+    one = load_recipe("recipes/ship-cpu-teacher-session.yaml", section="teacher")
+    schedule = {"stages", "val_every", "max_minutes"}
+    differing = {f.name for f in dataclasses.fields(multi) if getattr(multi, f.name) != getattr(one, f.name)}
+    assert differing == schedule
+    assert [stage.crop_size for stage in one.stages] == [128, 256] and one.bf16
+    assert sum(stage.steps for stage in one.stages) < sum(stage.steps for stage in multi.stages)
 
 
 def test_the_cpu_distillation_recipe_grows_its_crops_and_validates_on_full_images():
