@@ -1,6 +1,10 @@
-"""The shipped student: provenance in its metadata, and a golden score that catches numerical drift."""
+"""The shipped student: provenance in its metadata, and a golden score that catches numerical drift;
+the committed teacher checkpoint: it loads and denoises."""
+
+from pathlib import Path
 
 import pytest
+import torch
 
 from litedenoise.demo import synthetic_example
 from litedenoise.infer import denoise
@@ -35,3 +39,19 @@ GOLDEN_DENOISED_PSNR = 34.39
 def test_the_shipped_student_file_is_at_most_8_mb_and_names_its_licence(student):
     assert shipped_weights_path("student").stat().st_size <= 8_000_000
     assert "non-commercial" in student.metadata["licence"]
+
+
+def test_the_committed_teacher_checkpoint_loads_in_fp32_with_provenance_and_denoises():
+    # weights/: the one-session teacher that the next session continues with --init (docs/model-card.md)
+    teacher = load_model(REPO / "weights" / "teacher-w32-2150.safetensors")
+    assert type(teacher).__name__ == "TeacherNet" and teacher.width == 32
+    assert teacher.metadata["params"] == "10406854" and teacher.metadata["step"] == "2150"
+    assert all(parameter.dtype == torch.float32 for parameter in teacher.parameters())
+    for key in ("data", "recipe", "val_psnr", "licence"):
+        assert teacher.metadata.get(key), key
+    noisy, clean = synthetic_example()
+    noisy, clean = noisy[:128, :128], clean[:128, :128]
+    assert psnr(denoise(noisy, teacher), clean) > psnr(noisy, clean) + 1.0
+
+
+REPO = Path(__file__).resolve().parents[1]
