@@ -20,6 +20,17 @@ def test_saved_weights_reload_with_their_metadata_and_identical_outputs(tmp_path
     assert torch.equal(reloaded(image), model(image))
 
 
+def test_weights_saved_in_fp16_take_half_the_file_and_reload_as_fp32_rounded_to_half(tmp_path):
+    model = LiteDenoiseNet(width=4).eval()
+    save_weights(tmp_path / "fp32.safetensors", model, {})
+    save_weights(tmp_path / "fp16.safetensors", model, {}, dtype=torch.float16)
+    fp32_size, fp16_size = ((tmp_path / name).stat().st_size for name in ("fp32.safetensors", "fp16.safetensors"))
+    assert fp16_size < 0.6 * fp32_size
+    reloaded = load_model(tmp_path / "fp16.safetensors")
+    for (name, original), (_, loaded) in zip(model.state_dict().items(), reloaded.state_dict().items()):
+        assert loaded.dtype == torch.float32 and torch.equal(loaded, original.half().float()), name
+
+
 def test_tensors_that_do_not_fit_the_architecture_are_refused_with_the_mismatch(tmp_path):
     path = tmp_path / "wrong.safetensors"
     state = LiteDenoiseNet(width=4).state_dict()

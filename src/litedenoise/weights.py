@@ -38,9 +38,12 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def save_weights(path: str | Path, model: nn.Module, metadata: dict[str, str]) -> None:
-    """Write ``model``'s tensors and ``metadata`` (plus architecture, width, params) to ``path``."""
-    state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
+def save_weights(path: str | Path, model: nn.Module, metadata: dict[str, str], dtype: torch.dtype = torch.float32) -> None:
+    """Write ``model``'s tensors as ``dtype`` and ``metadata`` (plus architecture, width, params) to ``path``.
+
+    ``load_model`` reads a float16 file back into an fp32 network (half the file, for a teacher kept as an init).
+    """
+    state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
     full_metadata = {
         "architecture": type(model).__name__,
         "width": str(model.width),
