@@ -33,7 +33,7 @@ def test_the_shipped_student_denoises_the_demo_photo_to_its_golden_psnr(student)
 # Measured with the shipped weights (see docs/model-card.md); a change in the model, the
 # inference path, the noise synthesis or the metric moves these.
 GOLDEN_NOISY_PSNR = 32.44
-GOLDEN_DENOISED_PSNR = 34.51
+GOLDEN_DENOISED_PSNR = 34.59
 
 
 def test_the_shipped_student_file_is_at_most_8_mb_and_names_its_licence(student):
