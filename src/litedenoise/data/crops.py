@@ -20,6 +20,7 @@ from litedenoise.data.noise import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
 )
+from litedenoise.data.real_noise import fit_noise_level, transplant_noise
 
 NOISE_MODELS = ("camera", "poisson_gaussian", "gaussian")
 DEFAULT_CAMERA_NOISE = CameraNoiseRange()  # frozen, so one shared default is safe
@@ -71,10 +72,11 @@ class CropSources:
 class TrainingCrops(Dataset):
     """Map-style dataset of ``(noisy, clean)`` float32 CHW tensors in [0, 1].
 
-    ``real_fraction`` of samples come from real pairs, the rest from clean photos with
-    Poisson-Gaussian noise. Images are picked in proportion to their usable area, so a full-size
-    photo is sampled more often than a small crop. The index space is unbounded: index ``i``
-    is simply the ``i``-th sample of the run.
+    ``real_fraction`` of samples come from real pairs, ``transplant_fraction`` from clean photos
+    with the noise of a real pair's crop moved onto them (``real_noise.py``), the rest from clean
+    photos with ``noise_model``'s synthetic noise. Images are picked in proportion to their usable
+    area, so a full-size photo is sampled more often than a small crop. The index space is
+    unbounded: index ``i`` is simply the ``i``-th sample of the run.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class TrainingCrops(Dataset):
         seed: int,
         noise_model: str = "poisson_gaussian",
         camera_noise: CameraNoiseRange = DEFAULT_CAMERA_NOISE,
+        transplant_fraction: float = 0.0,
     ):
         self.crop_size = crop_size
         self.seed = seed
@@ -95,10 +98,12 @@ class TrainingCrops(Dataset):
         if not self.real_pairs and not self.clean_photos:
             raise ValueError(f"no source image is at least {crop_size}x{crop_size}")
         self.real_fraction = real_fraction if self.clean_photos else 1.0
+        self.transplant_fraction = transplant_fraction if self.clean_photos else 0.0
         if not self.real_pairs:
-            self.real_fraction = 0.0
+            self.real_fraction = self.transplant_fraction = 0.0
         self.real_weights = self._area_weights([clean for _, clean in self.real_pairs])
         self.clean_weights = self._area_weights(self.clean_photos)
+        self.noise_levels = [fit_noise_level(*pair) for pair in self.real_pairs] if self.transplant_fraction else []
 
     def _area_weights(self, images: list[np.ndarray]) -> np.ndarray:
         areas = np.array([crop_windows(i.shape, self.crop_size) for i in images], dtype=np.float64)
@@ -112,20 +117,34 @@ class TrainingCrops(Dataset):
         left = rng.integers(0, shape[1] - self.crop_size + 1)
         return slice(top, top + self.crop_size), slice(left, left + self.crop_size)
 
+    def _real_crop(self, rng: np.random.Generator, pair: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A random (noisy, clean) float crop of real pair ``pair`` (drawn by area if None)."""
+        if pair is None:
+            pair = rng.choice(len(self.real_pairs), p=self.real_weights)
+        noisy, clean = self.real_pairs[pair]
+        rows, cols = self._crop_window(rng, clean.shape)
+        return noisy[rows, cols].astype(np.float32) / 255.0, clean[rows, cols].astype(np.float32) / 255.0
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, index])
         variant = int(rng.integers(8))
-        if rng.random() < self.real_fraction:
-            noisy, clean = self.real_pairs[rng.choice(len(self.real_pairs), p=self.real_weights)]
-            rows, cols = self._crop_window(rng, clean.shape)
-            noisy = noisy[rows, cols].astype(np.float32) / 255.0
-            clean = clean[rows, cols].astype(np.float32) / 255.0
+        kind = rng.random()
+        if kind < self.real_fraction:
+            noisy, clean = self._real_crop(rng)
         else:
             photo = self.clean_photos[rng.choice(len(self.clean_photos), p=self.clean_weights)]
             rows, cols = self._crop_window(rng, photo.shape)
             clean = photo[rows, cols].astype(np.float32) / 255.0
-            noisy = synthesize_noise(clean, self.noise_model, rng, self.camera_noise)
-            # Real pairs are stored as 8-bit files; quantise synthetic ones the same way.
+            if kind < self.real_fraction + self.transplant_fraction:
+                pair = rng.choice(len(self.real_pairs), p=self.real_weights)
+                source_noisy, source_clean = self._real_crop(rng, pair)
+                # The noise's own orientation, independent of the photo's.
+                source_variant = int(rng.integers(8))
+                source_noisy, source_clean = (dihedral(x, source_variant) for x in (source_noisy, source_clean))
+                noisy = transplant_noise(clean, source_noisy, source_clean, self.noise_levels[pair])
+            else:
+                noisy = synthesize_noise(clean, self.noise_model, rng, self.camera_noise)
+            # Real pairs are stored as 8-bit files; quantise the others the same way.
             noisy = np.round(noisy * 255.0) / 255.0
         pair = [np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1)) for x in (noisy, clean)]
         return torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).float()

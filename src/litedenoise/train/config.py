@@ -48,6 +48,9 @@ class TrainConfig:
     real_pair_sets: list[str] = field(default_factory=lambda: ["polyu:train:crops", "polyu:train:full"])
     clean_photo_dirs: list[str] = field(default_factory=lambda: ["clean/cbsd432"])
     real_fraction: float = 0.5
+    # share of samples that are clean photos with a real pair's noise moved onto them
+    # (data/real_noise.py); taken from the clean photos' share, so the synthetic share is what is left
+    transplant_fraction: float = 0.0
     noise_model: str = "poisson_gaussian"  # synthetic noise: camera, poisson_gaussian or gaussian
     # the ranges noise_model camera draws from; a recipe sets any of them, e.g. {shot_variance: [2e-4, 2e-3]}
     camera_noise: CameraNoiseRange = field(default_factory=CameraNoiseRange)
@@ -91,6 +94,10 @@ class TrainConfig:
             raise LiteDenoiseError(f"alpha_teacher must be in [0, 1], got {self.alpha_teacher}")
         if not 0.0 <= self.real_fraction <= 1.0:
             raise LiteDenoiseError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
+        if not 0.0 <= self.transplant_fraction <= 1.0 - self.real_fraction + 1e-9:
+            raise LiteDenoiseError(
+                f"transplant_fraction must be in [0, 1 - real_fraction] = [0, {1.0 - self.real_fraction:g}], got {self.transplant_fraction}"
+            )
         unknown = [level for level in self.val_noise_levels if level not in EVALUATION_NOISE_LEVELS]
         if unknown:
             raise LiteDenoiseError(f"val_noise_levels must be among {', '.join(EVALUATION_NOISE_LEVELS)}; got {', '.join(unknown)}")

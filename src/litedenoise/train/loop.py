@@ -56,10 +56,11 @@ def decode_photo_set(spec: str, data_root: Path) -> list[np.ndarray]:
 
 def stage_sources(config: TrainConfig, stage: Stage) -> tuple[list[str], list[str]]:
     """The pair sets and clean photo sets a stage draws samples from: its own, else the run's, and
-    none of a kind that real_fraction leaves out (those are neither decoded nor licence-bearing)."""
+    none of a kind that the fractions leave out (those are neither decoded nor licence-bearing)."""
     pair_sets = config.real_pair_sets if stage.real_pair_sets is None else stage.real_pair_sets
     photo_sets = config.clean_photo_dirs if stage.clean_photo_dirs is None else stage.clean_photo_dirs
-    return ([] if config.real_fraction == 0.0 else pair_sets), ([] if config.real_fraction == 1.0 else photo_sets)
+    uses_pairs = config.real_fraction > 0.0 or config.transplant_fraction > 0.0
+    return (pair_sets if uses_pairs else []), ([] if config.real_fraction == 1.0 else photo_sets)
 
 
 def real_pair_shares(pair_sets: list[tuple[str, list]], crop_size: int) -> dict[str, float]:
@@ -100,7 +101,12 @@ def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False)
             shares = real_pair_shares([(spec, pair_cache[spec]) for spec in pair_sets], stage.crop_size)
             listed = ", ".join(f"{share:.1%} from {spec} (images: {len(pair_cache[spec])})" for spec, share in shares.items())
             print(f"stage {index} ({stage.crop_size} px): real crops are drawn by area: {listed}", file=sys.stderr, flush=True)
-        datasets.append(TrainingCrops(sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise))
+        datasets.append(
+            TrainingCrops(
+                sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise,
+                config.transplant_fraction,
+            )
+        )
     return datasets
 
 
@@ -160,11 +166,17 @@ def initial_model(config: TrainConfig) -> torch.nn.Module:
 
 
 def training_data_description(config: TrainConfig) -> str:
-    """The data samples were drawn from: real pairs unless real_fraction is 0, synthesis unless it is 1."""
+    """The data samples were drawn from: real pairs unless real_fraction is 0, transplanted real
+    noise if transplant_fraction is not 0, synthesis unless the two leave nothing for it."""
     parts = []
     if config.real_fraction > 0.0:
         parts.append(f"real pairs {', '.join(config.real_pair_sets) or 'none'}")
-    if config.real_fraction < 1.0:
+    if config.transplant_fraction > 0.0:
+        parts.append(
+            f"real noise of {', '.join(config.real_pair_sets) or 'none'} transplanted onto {', '.join(config.clean_photo_dirs) or 'none'} "
+            f"(transplant_fraction {config.transplant_fraction})"
+        )
+    if config.real_fraction + config.transplant_fraction < 1.0 - 1e-9:
         noise = config.noise_model
         if config.noise_model == "camera":
             defaults = CameraNoiseRange()
