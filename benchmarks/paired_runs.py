@@ -25,15 +25,18 @@ import yaml
 from litedenoise.data.paired import resolve_pair_set
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import read_rgb_uint8
+from litedenoise.train.config import TrainConfig
 from litedenoise.weights import load_model, read_metadata
 
 SPLITS = ("val:crops", "val:full", "unseen_camera:crops", "unseen_camera:full")
 
 
 def run_settings(run_dir: Path, field: str) -> tuple[str, int]:
-    """The run's value of ``field`` (as text) and its seed, from the run's config.yaml."""
+    """The run's value of ``field`` (as text) and its seed, from the run's config.yaml; a run
+    written before the field existed has its default."""
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    return f"{config[field]:g}" if isinstance(config[field], float) else str(config[field]), int(config["seed"])
+    value = config.get(field, getattr(TrainConfig(), field))
+    return f"{value:g}" if isinstance(value, float) else str(value), int(config["seed"])
 
 
 def score(weights: Path, split_pairs: dict[str, list]) -> dict[str, list[float]]:
