@@ -17,13 +17,10 @@ import numpy as np
 
 from litedenoise.data.paired import data_root
 from litedenoise.data.real_noise import fit_noise_level, transplant_noise
+from litedenoise.metrics import psnr
 from litedenoise.train.loop import decode_pair_set
 
 WINDOW = 128
-
-
-def psnr(clean: np.ndarray, noisy: np.ndarray) -> float:
-    return float(10 * np.log10(1 / np.mean((noisy - clean) ** 2)))
 
 
 def main() -> None:
@@ -46,9 +43,8 @@ def main() -> None:
         noisy, clean = window(pairs[target])
         source = rng.integers(len(pairs))
         for name, donor in (("self-transplant", target), ("cross-transplant", source)):
-            moved = np.round(transplant_noise(clean, *window(pairs[donor]), levels[donor]) * 255) / 255
-            results[name].append(psnr(clean, moved))
-        results["real"].append(psnr(clean, noisy))
+            results[name].append(psnr(transplant_noise(clean, *window(pairs[donor]), levels[donor]), clean))
+        results["real"].append(psnr(noisy, clean))
     print(f"noisy PSNR (dB) of {args.samples} windows of {WINDOW} px from the PolyU train crop files")
     print("| version | 10th percentile | median | 90th percentile |")
     print("|---|---|---|---|")
