@@ -4,9 +4,10 @@ carrying transplanted noise (``data/real_noise.py``).
     .venv/bin/python benchmarks/transplant_levels.py --data ../shared/data [--samples 300]
 
 For random 128 px windows of the PolyU ``train`` crop files (seed 0), prints the percentiles of
-the noisy PSNR (8-bit, dB) of three versions of each clean window: its real noisy window; the
+the noisy PSNR (8-bit, dB) of the versions of each clean window: its real noisy window; the
 noise of another window of the same pair moved onto it (self); the noise of a window of a random
-pair moved onto it (cross, what training does). Reads training data only; takes seconds.
+pair moved onto it (cross, what training does); each transplant with the pair's own level
+function and with the pooled shape (``transplant_levels``). Reads training data only; takes seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import numpy as np
 
 from litedenoise.data.paired import data_root
-from litedenoise.data.real_noise import fit_noise_level, transplant_noise
+from litedenoise.data.real_noise import fit_noise_level, fit_pooled_shape_noise_levels, transplant_noise
 from litedenoise.metrics import psnr
 from litedenoise.train.loop import decode_pair_set
 
@@ -29,7 +30,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
     pairs_uint8 = decode_pair_set("polyu:train:crops", data_root(args.data))
-    levels = [fit_noise_level(noisy, clean) for noisy, clean in pairs_uint8]
+    levels = {
+        "own": [fit_noise_level(noisy, clean) for noisy, clean in pairs_uint8],
+        "pooled_shape": fit_pooled_shape_noise_levels(pairs_uint8),
+    }
     pairs = [(noisy / 255.0, clean / 255.0) for noisy, clean in pairs_uint8]
     rng = np.random.default_rng(0)
 
@@ -37,14 +41,17 @@ def main() -> None:
         top, left = (rng.integers(0, side - WINDOW + 1) for side in image_pair[1].shape[:2])
         return tuple(image[top : top + WINDOW, left : left + WINDOW] for image in image_pair)
 
-    results: dict[str, list[float]] = {"real": [], "self-transplant": [], "cross-transplant": []}
+    results: dict[str, list[float]] = {"real": []}
     for _ in range(args.samples):
         target = rng.integers(len(pairs))
         noisy, clean = window(pairs[target])
-        source = rng.integers(len(pairs))
-        for name, donor in (("self-transplant", target), ("cross-transplant", source)):
-            results[name].append(psnr(transplant_noise(clean, *window(pairs[donor]), levels[donor]), clean))
         results["real"].append(psnr(noisy, clean))
+        source = rng.integers(len(pairs))
+        donor_windows = {"self": window(pairs[target]), "cross": window(pairs[source])}
+        for kind, donor in (("self", target), ("cross", source)):
+            for fit, pair_levels in levels.items():
+                moved = transplant_noise(clean, *donor_windows[kind], pair_levels[donor])
+                results.setdefault(f"{kind}-transplant, {fit} levels", []).append(psnr(moved, clean))
     print(f"noisy PSNR (dB) of {args.samples} windows of {WINDOW} px from the PolyU train crop files")
     print("| version | 10th percentile | median | 90th percentile |")
     print("|---|---|---|---|")

@@ -3,7 +3,7 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from litedenoise.data.crops import CropSources, TrainingCrops
-from litedenoise.data.real_noise import fit_noise_level, transplant_noise
+from litedenoise.data.real_noise import fit_noise_level, fit_pooled_shape_noise_levels, transplant_noise
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.train import loop
 from litedenoise.train.config import make_config
@@ -30,6 +30,18 @@ def test_the_noise_level_function_recovers_an_intensity_dependent_spread_and_mea
         assert mean[0, pixel] * 255 == pytest.approx([1.0] * 3, abs=0.3)
 
 
+def test_a_pooled_shape_level_follows_the_curve_beyond_the_pairs_own_intensities():
+    full = _gradient_pair(seed=1)
+    dark_half = tuple(image[:, :256] for image in _gradient_pair(seed=2))  # intensities 0 to 0.5 only
+    bright = np.full((1, 1, 3), 0.9)
+    own = fit_noise_level(*dark_half).at(bright)[1][0, 0] * 255
+    pooled_shape = fit_pooled_shape_noise_levels([dark_half, full])
+    assert own == pytest.approx([2.0 + 6.0 * 0.47] * 3, rel=0.1)  # flat from the last bin it has
+    assert pooled_shape[0].at(bright)[1][0, 0] * 255 == pytest.approx([2.0 + 6.0 * 0.9] * 3, rel=0.1)
+    mid = np.full((1, 1, 3), 0.25)
+    assert pooled_shape[1].at(mid)[1][0, 0] * 255 == pytest.approx([2.0 + 6.0 * 0.25] * 3, rel=0.1)
+
+
 def test_transplanted_noise_takes_the_level_of_the_new_photos_intensity():
     noisy, clean = _gradient_pair()
     level = fit_noise_level(noisy, clean)
@@ -52,13 +64,14 @@ def test_transplanted_noise_keeps_its_spatial_correlation():
         assert neighbour_correlation(moved) == pytest.approx(expected, abs=0.1)
 
 
-def test_transplant_samples_are_photos_carrying_the_real_pairs_noise():
+@pytest.mark.parametrize("levels", ["own", "pooled_shape"])
+def test_transplant_samples_are_photos_carrying_the_real_pairs_noise(levels):
     rng = np.random.default_rng(0)
     clean = rng.integers(20, 230, (200, 200, 3), dtype=np.uint8)  # enough pixels in every level bin
     noisy = clean + 5  # a pure offset: level mean 5/255, spread 0
     photo = rng.integers(20, 230, (30, 30, 3), dtype=np.uint8)
     sources = CropSources(real_pairs=[(noisy, clean)], clean_photos=[photo])
-    dataset = TrainingCrops(sources, crop_size=16, real_fraction=0.0, seed=1, transplant_fraction=1.0)
+    dataset = TrainingCrops(sources, crop_size=16, real_fraction=0.0, seed=1, transplant_fraction=1.0, transplant_levels=levels)
     for index in range(10):
         noisy_crop, clean_crop = dataset[index]
         assert np.allclose(noisy_crop.numpy(), clean_crop.numpy() + 5 / 255, atol=1e-6)
@@ -83,9 +96,11 @@ def test_the_transplant_fraction_is_checked_and_named():
     base = dict(real_pair_sets=["polyu:train:crops"], clean_photo_dirs=["clean/cbsd432"])
     with pytest.raises(LiteDenoiseError, match="transplant_fraction must be in"):
         make_config({**base, "real_fraction": 0.6, "transplant_fraction": 0.5})
+    with pytest.raises(LiteDenoiseError, match="transplant_levels must be own or pooled_shape"):
+        make_config({**base, "transplant_levels": "pooled"})
     config = make_config({**base, "real_fraction": 0.0, "transplant_fraction": 0.4})
     description = loop.training_data_description(config)
-    assert "real noise of polyu:train:crops transplanted onto clean/cbsd432 (transplant_fraction 0.4)" in description
+    assert "real noise of polyu:train:crops transplanted onto clean/cbsd432 (transplant_fraction 0.4, levels own)" in description
     assert "synthetic noise on clean/cbsd432" in description
     # the pairs lend only their noise, but they are used, so their licence applies
     assert loop.training_licence(config) == loop.POLYU_LICENCE

@@ -20,7 +20,7 @@ from litedenoise.data.noise import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
 )
-from litedenoise.data.real_noise import fit_noise_level, transplant_noise
+from litedenoise.data.real_noise import TRANSPLANT_LEVELS, fit_noise_level, fit_pooled_shape_noise_levels, transplant_noise
 
 NOISE_MODELS = ("camera", "poisson_gaussian", "gaussian")
 DEFAULT_CAMERA_NOISE = CameraNoiseRange()  # frozen, so one shared default is safe
@@ -73,7 +73,8 @@ class TrainingCrops(Dataset):
     """Map-style dataset of ``(noisy, clean)`` float32 CHW tensors in [0, 1].
 
     ``real_fraction`` of samples come from real pairs, ``transplant_fraction`` from clean photos
-    with the noise of a real pair's crop moved onto them (``real_noise.py``), the rest from clean
+    with the noise of a real pair's crop moved onto them (``real_noise.py``; ``transplant_levels``
+    says how a pair's noise level function is fitted: ``own`` or ``pooled_shape``), the rest from clean
     photos with ``noise_model``'s synthetic noise. Images are picked in proportion to their usable
     area, so a full-size photo is sampled more often than a small crop. The index space is
     unbounded: index ``i`` is simply the ``i``-th sample of the run.
@@ -88,6 +89,7 @@ class TrainingCrops(Dataset):
         noise_model: str = "poisson_gaussian",
         camera_noise: CameraNoiseRange = DEFAULT_CAMERA_NOISE,
         transplant_fraction: float = 0.0,
+        transplant_levels: str = "own",
     ):
         self.crop_size = crop_size
         self.seed = seed
@@ -103,7 +105,13 @@ class TrainingCrops(Dataset):
             self.real_fraction = self.transplant_fraction = 0.0
         self.real_weights = self._area_weights([clean for _, clean in self.real_pairs])
         self.clean_weights = self._area_weights(self.clean_photos)
-        self.noise_levels = [fit_noise_level(*pair) for pair in self.real_pairs] if self.transplant_fraction else []
+        self.noise_levels = []
+        if self.transplant_fraction and transplant_levels == "own":
+            self.noise_levels = [fit_noise_level(*pair) for pair in self.real_pairs]
+        elif self.transplant_fraction and transplant_levels == "pooled_shape":
+            self.noise_levels = fit_pooled_shape_noise_levels(self.real_pairs)
+        elif transplant_levels not in TRANSPLANT_LEVELS:
+            raise ValueError(f"unknown transplant_levels {transplant_levels!r}")
 
     def _area_weights(self, images: list[np.ndarray]) -> np.ndarray:
         areas = np.array([crop_windows(i.shape, self.crop_size) for i in images], dtype=np.float64)

@@ -19,6 +19,9 @@ import numpy as np
 LEVEL_BINS = 16  # clean-intensity bins per channel
 MIN_BIN_PIXELS = 500  # fewer pixels than this in a bin: its level is interpolated from neighbours
 MIN_SPREAD = 0.5 / 255  # floor of the spread divided by, so that clipped highlights do not blow up
+# How a pair's level function is fitted: from its own pixels (flat beyond their intensities), or
+# with the shape of all pairs' pooled function (fit_pooled_shape_noise_levels).
+TRANSPLANT_LEVELS = ("own", "pooled_shape")
 
 
 @dataclass(frozen=True)
@@ -45,16 +48,51 @@ class NoiseLevelFunction:
 
 
 def fit_noise_level(noisy_uint8: np.ndarray, clean_uint8: np.ndarray) -> NoiseLevelFunction:
-    """The noise level function of one real pair (uint8 HxWx3 arrays of the same shape)."""
+    """The noise level function of one real pair (uint8 HxWx3 arrays of the same shape); flat
+    beyond the intensities the pair holds."""
+    return _level_from_sums(_bin_sums(noisy_uint8, clean_uint8))
+
+
+def fit_pooled_shape_noise_levels(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[NoiseLevelFunction]:
+    """Each pair's noise level function with the shape of all pairs' pooled one: the pooled
+    spread, scaled per channel by the pair's median ratio to it over the intensities the pair
+    holds, and the pair's own mean. Beyond its intensities a pair's level then follows the pooled
+    curve instead of staying flat. ``pairs`` are (noisy, clean) uint8 HxWx3 arrays."""
+    sums = [_bin_sums(noisy, clean) for noisy, clean in pairs]
+    pooled = _level_from_sums(np.sum(sums, axis=0))
+    levels = []
+    for own in map(_level_from_sums, sums):
+        means, spreads = [], []
+        for channel in range(3):
+            centres = pooled.centres[channel]
+            if len(own.centres[channel]) and len(centres):
+                pooled_here = np.interp(own.centres[channel], centres, pooled.spread[channel])
+                scale = np.median(own.spread[channel] / np.maximum(pooled_here, MIN_SPREAD))
+                means.append(np.interp(centres, own.centres[channel], own.mean[channel]))
+                spreads.append(pooled.spread[channel] * scale)
+            else:
+                means.append(np.zeros_like(centres))
+                spreads.append(np.zeros_like(centres))
+        levels.append(NoiseLevelFunction(pooled.centres, tuple(means), tuple(spreads)))
+    return levels
+
+
+def _bin_sums(noisy_uint8: np.ndarray, clean_uint8: np.ndarray) -> np.ndarray:
+    """Pixel count, residual sum and residual square sum per channel and clean-intensity bin:
+    shape (3 sums, 3 channels, LEVEL_BINS)."""
     residual = (noisy_uint8.astype(np.float64) - clean_uint8.astype(np.float64)) / 255.0
     clean = clean_uint8.astype(np.float64) / 255.0
-    centres, means, spreads = [], [], []
+    sums = np.zeros((3, 3, LEVEL_BINS))
     for channel in range(3):
         bins = np.minimum((clean[..., channel] * LEVEL_BINS).astype(np.int64), LEVEL_BINS - 1).ravel()
         values = residual[..., channel].ravel()
-        count = np.bincount(bins, minlength=LEVEL_BINS)
-        total = np.bincount(bins, values, minlength=LEVEL_BINS)
-        squares = np.bincount(bins, values * values, minlength=LEVEL_BINS)
+        sums[:, channel] = [np.bincount(bins, weights, minlength=LEVEL_BINS) for weights in (None, values, values * values)]
+    return sums
+
+
+def _level_from_sums(sums: np.ndarray) -> NoiseLevelFunction:
+    centres, means, spreads = [], [], []
+    for count, total, squares in sums.transpose(1, 0, 2):
         enough = count >= MIN_BIN_PIXELS
         mean = total[enough] / count[enough]
         spread = np.sqrt(np.maximum(squares[enough] / count[enough] - mean * mean, 0.0))

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS, CameraNoiseRange
+from litedenoise.data.real_noise import TRANSPLANT_LEVELS
 from litedenoise.errors import LiteDenoiseError
 
 
@@ -51,6 +52,7 @@ class TrainConfig:
     # share of samples that are clean photos with a real pair's noise moved onto them
     # (data/real_noise.py); taken from the clean photos' share, so the synthetic share is what is left
     transplant_fraction: float = 0.0
+    transplant_levels: str = "own"  # own or pooled_shape: how each pair's noise level function is fitted (data/real_noise.py)
     noise_model: str = "poisson_gaussian"  # synthetic noise: camera, poisson_gaussian or gaussian
     # the ranges noise_model camera draws from; a recipe sets any of them, e.g. {shot_variance: [2e-4, 2e-3]}
     camera_noise: CameraNoiseRange = field(default_factory=CameraNoiseRange)
@@ -98,6 +100,8 @@ class TrainConfig:
             raise LiteDenoiseError(
                 f"transplant_fraction must be in [0, 1 - real_fraction] = [0, {1.0 - self.real_fraction:g}], got {self.transplant_fraction}"
             )
+        if self.transplant_levels not in TRANSPLANT_LEVELS:
+            raise LiteDenoiseError(f"transplant_levels must be {' or '.join(TRANSPLANT_LEVELS)}, got {self.transplant_levels!r}")
         unknown = [level for level in self.val_noise_levels if level not in EVALUATION_NOISE_LEVELS]
         if unknown:
             raise LiteDenoiseError(f"val_noise_levels must be among {', '.join(EVALUATION_NOISE_LEVELS)}; got {', '.join(unknown)}")

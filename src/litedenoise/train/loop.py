@@ -104,7 +104,7 @@ def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False)
         datasets.append(
             TrainingCrops(
                 sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise,
-                config.transplant_fraction,
+                config.transplant_fraction, config.transplant_levels,
             )
         )
     return datasets
@@ -174,7 +174,7 @@ def training_data_description(config: TrainConfig) -> str:
     if config.transplant_fraction > 0.0:
         parts.append(
             f"real noise of {', '.join(config.real_pair_sets) or 'none'} transplanted onto {', '.join(config.clean_photo_dirs) or 'none'} "
-            f"(transplant_fraction {config.transplant_fraction})"
+            f"(transplant_fraction {config.transplant_fraction}, levels {config.transplant_levels})"
         )
     if config.real_fraction + config.transplant_fraction < 1.0 - 1e-9:
         noise = config.noise_model
