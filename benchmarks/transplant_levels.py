@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 
 from litedenoise.data.paired import data_root
-from litedenoise.data.real_noise import fit_noise_level, fit_pooled_shape_noise_levels, transplant_noise
+from litedenoise.data.real_noise import TRANSPLANT_LEVELS, fit_noise_levels, transplant_noise
 from litedenoise.metrics import psnr
 from litedenoise.train.loop import decode_pair_set
 
@@ -30,10 +30,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
     pairs_uint8 = decode_pair_set("polyu:train:crops", data_root(args.data))
-    levels = {
-        "own": [fit_noise_level(noisy, clean) for noisy, clean in pairs_uint8],
-        "pooled_shape": fit_pooled_shape_noise_levels(pairs_uint8),
-    }
+    levels = {how: fit_noise_levels(pairs_uint8, how) for how in TRANSPLANT_LEVELS}
     pairs = [(noisy / 255.0, clean / 255.0) for noisy, clean in pairs_uint8]
     rng = np.random.default_rng(0)
 

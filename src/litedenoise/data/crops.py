@@ -20,7 +20,7 @@ from litedenoise.data.noise import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
 )
-from litedenoise.data.real_noise import TRANSPLANT_LEVELS, fit_noise_level, fit_pooled_shape_noise_levels, transplant_noise
+from litedenoise.data.real_noise import fit_noise_levels, transplant_noise
 
 NOISE_MODELS = ("camera", "poisson_gaussian", "gaussian")
 DEFAULT_CAMERA_NOISE = CameraNoiseRange()  # frozen, so one shared default is safe
@@ -105,13 +105,7 @@ class TrainingCrops(Dataset):
             self.real_fraction = self.transplant_fraction = 0.0
         self.real_weights = self._area_weights([clean for _, clean in self.real_pairs])
         self.clean_weights = self._area_weights(self.clean_photos)
-        self.noise_levels = []
-        if self.transplant_fraction and transplant_levels == "own":
-            self.noise_levels = [fit_noise_level(*pair) for pair in self.real_pairs]
-        elif self.transplant_fraction and transplant_levels == "pooled_shape":
-            self.noise_levels = fit_pooled_shape_noise_levels(self.real_pairs)
-        elif transplant_levels not in TRANSPLANT_LEVELS:
-            raise ValueError(f"unknown transplant_levels {transplant_levels!r}")
+        self.noise_levels = fit_noise_levels(self.real_pairs, transplant_levels) if self.transplant_fraction else []
 
     def _area_weights(self, images: list[np.ndarray]) -> np.ndarray:
         areas = np.array([crop_windows(i.shape, self.crop_size) for i in images], dtype=np.float64)

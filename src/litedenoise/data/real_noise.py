@@ -47,6 +47,16 @@ class NoiseLevelFunction:
         return mean, spread
 
 
+def fit_noise_levels(pairs: list[tuple[np.ndarray, np.ndarray]], how: str) -> list[NoiseLevelFunction]:
+    """One noise level function per (noisy, clean) uint8 pair, fitted as ``how`` (one of
+    ``TRANSPLANT_LEVELS``) says."""
+    if how == "own":
+        return [fit_noise_level(noisy, clean) for noisy, clean in pairs]
+    if how == "pooled_shape":
+        return fit_pooled_shape_noise_levels(pairs)
+    raise ValueError(f"unknown transplant_levels {how!r}")
+
+
 def fit_noise_level(noisy_uint8: np.ndarray, clean_uint8: np.ndarray) -> NoiseLevelFunction:
     """The noise level function of one real pair (uint8 HxWx3 arrays of the same shape); flat
     beyond the intensities the pair holds."""
