@@ -204,6 +204,26 @@ def test_distillation_loss_weighs_teacher_nine_to_one_against_ground_truth_by_de
     assert distillation_loss("mse", student, teacher, truth, 0.0).item() == pytest.approx(pixel_loss("mse", student, truth).item())
 
 
+def test_psnr_loss_is_minus_the_mean_of_the_images_psnrs_so_each_image_counts_by_its_own_psnr():
+    from litedenoise.metrics import psnr
+    from litedenoise.train.losses import pixel_loss
+
+    target = torch.full((2, 3, 8, 8), 0.5)
+    estimate = target.clone()
+    estimate[0] += 4 / 255  # about 36 dB
+    estimate[1] += 32 / 255  # about 18 dB: 64 times the first image's squared error
+    expected = -np.mean([psnr(e.permute(1, 2, 0).numpy(), t.permute(1, 2, 0).numpy()) for e, t in zip(estimate, target)])
+    assert pixel_loss("psnr", estimate, target).item() == pytest.approx(expected, abs=1e-3)
+    # MSE lets the noisy image drive the gradient; the PSNR loss gives each image the same pull per dB
+    estimate.requires_grad_(True)
+    pixel_loss("psnr", estimate, target).backward()
+    per_image_pull = estimate.grad.abs().flatten(1).sum(dim=1)
+    assert per_image_pull[0] > per_image_pull[1] * 7
+    assert torch.isfinite(pixel_loss("psnr", target, target))
+    with pytest.raises(LiteDenoiseError, match="psnr"):
+        TrainConfig(loss="ssim")
+
+
 def test_init_weights_of_another_architecture_and_a_teacher_that_does_not_fit_the_crop_are_refused(tmp_path, data_root):
     from litedenoise.models import LiteDenoiseNet, TeacherNet
     from litedenoise.weights import save_weights

@@ -13,6 +13,7 @@ import yaml
 from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS, CameraNoiseRange
 from litedenoise.data.real_noise import TRANSPLANT_LEVELS
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.train.losses import PIXEL_LOSSES
 
 
 @dataclass
@@ -62,7 +63,7 @@ class TrainConfig:
     warmup_steps: int = 500
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
-    loss: str = "l1"  # l1, mse or charbonnier
+    loss: str = "l1"  # l1, mse, charbonnier or psnr (minus the mean PSNR over the batch's images)
     ema_decay: float = 0.999
     bf16: bool = False  # bf16 autocast: ~3x faster on CPUs with AMX, ~15x slower on AVX2-only ones
     channels_last: bool = True
@@ -90,8 +91,8 @@ class TrainConfig:
             raise LiteDenoiseError(f"model must be student or teacher, got {self.model!r}")
         if self.noise_model not in ("camera", "poisson_gaussian", "gaussian"):
             raise LiteDenoiseError(f"noise_model must be camera, poisson_gaussian or gaussian, got {self.noise_model!r}")
-        if self.loss not in ("l1", "mse", "charbonnier"):
-            raise LiteDenoiseError(f"loss must be l1, mse or charbonnier, got {self.loss!r}")
+        if self.loss not in PIXEL_LOSSES:
+            raise LiteDenoiseError(f"loss must be {', '.join(PIXEL_LOSSES[:-1])} or {PIXEL_LOSSES[-1]}, got {self.loss!r}")
         if not 0.0 <= self.alpha_teacher <= 1.0:
             raise LiteDenoiseError(f"alpha_teacher must be in [0, 1], got {self.alpha_teacher}")
         if not 0.0 <= self.real_fraction <= 1.0:

@@ -5,17 +5,28 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+PIXEL_LOSSES = ("l1", "mse", "charbonnier", "psnr")
 CHARBONNIER_EPSILON = 1e-3
+# keeps log10 finite for an exact match; far below the squared error of any 8-bit image (1/255^2 / 12)
+PSNR_MSE_FLOOR = 1e-10
 
 
 def pixel_loss(name: str, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean ``l1``, ``mse`` or ``charbonnier`` loss between two same-shape tensors."""
+    """Mean ``l1``, ``mse``, ``charbonnier`` or ``psnr`` loss between two same-shape NCHW tensors.
+
+    ``psnr`` is minus the batch's mean PSNR (range 1): each image's squared error is averaged
+    before the log, so every image counts by its PSNR, as in the evaluation's mean over images,
+    and not by its share of the batch's error, which L1 and MSE give to the noisiest images.
+    """
     if name == "l1":
         return F.l1_loss(estimate, target)
     if name == "mse":
         return F.mse_loss(estimate, target)
     if name == "charbonnier":
         return torch.sqrt((estimate - target) ** 2 + CHARBONNIER_EPSILON**2).mean()
+    if name == "psnr":
+        per_image_mse = ((estimate - target) ** 2).flatten(1).mean(dim=1)
+        return (10.0 * torch.log10(per_image_mse + PSNR_MSE_FLOOR)).mean()
     raise ValueError(f"unknown loss {name!r}")
 
 
