@@ -7,14 +7,14 @@ import torch.nn.functional as F
 
 PIXEL_LOSSES = ("l1", "mse", "charbonnier", "psnr")
 CHARBONNIER_EPSILON = 1e-3
-# keeps log10 finite for an exact match; far below the squared error of any 8-bit image (1/255^2 / 12)
+# keeps log10 finite for an exact match; far below 8-bit rounding's squared error, (1/255)^2 / 12 = 1.3e-6
 PSNR_MSE_FLOOR = 1e-10
 
 
 def pixel_loss(name: str, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean ``l1``, ``mse``, ``charbonnier`` or ``psnr`` loss between two same-shape NCHW tensors.
 
-    ``psnr`` is minus the batch's mean PSNR (range 1): each image's squared error is averaged
+    ``psnr`` is minus the batch's mean PSNR (data range 1): each image's squared error is averaged
     before the log, so every image counts by its PSNR, as in the evaluation's mean over images,
     and not by its share of the batch's error, which L1 and MSE give to the noisiest images.
     """
