@@ -1,7 +1,8 @@
 """Score training runs on PolyU and compare each with its control run, image by image.
 
 Runs differ in one recipe field (``--compare``, e.g. ``alpha_teacher`` or ``noise_model``) and
-in their seed; the control is the run of the same seed whose field equals ``--control``. Each
+in their seed; the control is the run of the same seed whose field equals ``--control`` (one per
+seed; a list field's value is written as Python prints it, e.g. ``"['half_crops']"``). Each
 run's ``best.safetensors`` (and ``--reference`` weights, e.g. the teacher) is evaluated at full
 resolution through the project's inference path on the chosen PolyU splits. Per-image PSNRs go
 to a JSON file (runs already in it are not scored again); a markdown table of means and paired
@@ -44,13 +45,24 @@ def score(weights: Path, split_pairs: dict[str, list]) -> dict[str, list[float]]
     return {split: evaluate(model, pairs, with_ssim=False)["per_image_psnr"] for split, pairs in split_pairs.items()}
 
 
+def controls_by_seed(settings: dict[str, tuple[str, int]], control_value: str) -> dict[int, str]:
+    """Each seed's control run; two at one seed would make the pairing ambiguous, so they are refused."""
+    controls: dict[int, str] = {}
+    for run, (value, seed) in settings.items():
+        if value == control_value:
+            if seed in controls:
+                raise SystemExit(f"two control runs at seed {seed} ({controls[seed]}, {run}); compare them in separate commands")
+            controls[seed] = run
+    return controls
+
+
 def paired_table(results: dict, runs: list[Path], splits: list[str], field: str, control_value: str) -> str:
     lines = [
         f"| {field} | seed | " + " | ".join(f"{s}: PSNR (vs control: mean diff, min..max, better/n)" for s in splits) + " |",
         "|---|---|" + "---|" * len(splits),
     ]
     settings = {str(run): run_settings(run, field) for run in runs}
-    controls = {seed: run for run, (value, seed) in settings.items() if value == control_value}
+    controls = controls_by_seed(settings, control_value)
     for run in sorted(settings, key=lambda r: (settings[r][1], settings[r][0])):
         value, seed = settings[run]
         cells = []
@@ -81,6 +93,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True, help="JSON of per-image PSNRs (extended, not replaced)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
+    controls_by_seed({str(run): run_settings(run, args.compare) for run in args.runs}, args.control)  # before any scoring
 
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
     split_pairs = {
