@@ -56,12 +56,12 @@ def controls_by_seed(settings: dict[str, tuple[str, int]], control_value: str) -
     return controls
 
 
-def paired_table(results: dict, runs: list[Path], splits: list[str], field: str, control_value: str) -> str:
+def paired_table(results: dict, settings: dict[str, tuple[str, int]], splits: list[str], field: str, control_value: str) -> str:
+    """``settings``: each run's value of ``field`` and its seed (``run_settings``)."""
     lines = [
         f"| {field} | seed | " + " | ".join(f"{s}: PSNR (vs control: mean diff, min..max, better/n)" for s in splits) + " |",
         "|---|---|" + "---|" * len(splits),
     ]
-    settings = {str(run): run_settings(run, field) for run in runs}
     controls = controls_by_seed(settings, control_value)
     for run in sorted(settings, key=lambda r: (settings[r][1], settings[r][0])):
         value, seed = settings[run]
@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True, help="JSON of per-image PSNRs (extended, not replaced)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    controls_by_seed({str(run): run_settings(run, args.compare) for run in args.runs}, args.control)  # before any scoring
+    settings = {str(run): run_settings(run, args.compare) for run in args.runs}
+    controls_by_seed(settings, args.control)  # refuses an ambiguous pairing before any scoring
 
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
     split_pairs = {
@@ -112,7 +113,7 @@ def main() -> None:
         results[name] = score(path, split_pairs)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=1))
-    print(paired_table(results, list(args.runs), args.splits, args.compare, args.control))
+    print(paired_table(results, settings, args.splits, args.compare, args.control))
 
 
 if __name__ == "__main__":
