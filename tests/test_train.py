@@ -204,6 +204,27 @@ def test_distillation_loss_weighs_teacher_nine_to_one_against_ground_truth_by_de
     assert distillation_loss("mse", student, teacher, truth, 0.0).item() == pytest.approx(pixel_loss("mse", student, truth).item())
 
 
+def test_mse_on_the_blended_target_has_the_gradients_of_distilling_online_and_l1_does_not():
+    from litedenoise.train.losses import blended_target, distillation_loss, pixel_loss
+
+    generator = torch.Generator().manual_seed(0)
+    teacher, truth = torch.rand(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
+    target = blended_target(teacher, truth, 0.9)
+    assert torch.allclose(target, 0.9 * teacher + 0.1 * truth)
+
+    def gradient(loss_of) -> torch.Tensor:
+        student = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)).requires_grad_()
+        loss_of(student).backward()
+        return student.grad
+
+    online = gradient(lambda s: distillation_loss("mse", s, teacher, truth, 0.9))
+    offline = gradient(lambda s: pixel_loss("mse", s, target))
+    assert torch.allclose(online, offline, atol=1e-7)
+    # the equivalence is MSE's: L1's gradient depends on the signs of both errors, not of their blend
+    online_l1 = gradient(lambda s: distillation_loss("l1", s, teacher, truth, 0.9))
+    assert not torch.allclose(online_l1, gradient(lambda s: pixel_loss("l1", s, target)))
+
+
 def test_psnr_loss_is_minus_the_mean_of_the_images_psnrs_so_each_image_counts_by_its_own_psnr():
     from litedenoise.metrics import psnr
     from litedenoise.train.losses import pixel_loss

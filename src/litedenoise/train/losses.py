@@ -40,3 +40,13 @@ def distillation_loss(
     return alpha_teacher * pixel_loss(name, student, teacher) + (1.0 - alpha_teacher) * pixel_loss(
         name, student, ground_truth
     )
+
+
+def blended_target(teacher: torch.Tensor, ground_truth: torch.Tensor, alpha_teacher: float) -> torch.Tensor:
+    """``alpha_teacher * teacher + (1 - alpha_teacher) * ground_truth``: distilling offline.
+
+    Under ``mse`` the distillation loss is ``mse(student, blended_target)`` plus a constant, so
+    training on pairs whose clean side is this target (computed once, ``benchmarks/teacher_targets.py``)
+    has the gradients of distilling from the teacher online, at none of its cost per step.
+    """
+    return alpha_teacher * teacher + (1.0 - alpha_teacher) * ground_truth
