@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from litedenoise.data.paired import data_root, resolve_pair_set
@@ -57,8 +56,8 @@ def main() -> None:
             noisy, clean = read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)
             output = denoise(noisy.astype(np.float32) / 255.0, teacher, bf16=args.bf16, tta=args.tta)  # float: rounded once, below
             gains.append(psnr(output, clean) - psnr(noisy, clean))
-            target = blended_target(torch.from_numpy(output), torch.from_numpy(clean.astype(np.float32) / 255.0), args.alpha)
-            write_image(args.out / "clean" / f"{pair.name}.png", np.round(target.numpy().clip(0.0, 1.0) * 255.0).astype(np.uint8))
+            target = blended_target(output, clean.astype(np.float32) / 255.0, args.alpha)
+            write_image(args.out / "clean" / f"{pair.name}.png", np.round(target.clip(0.0, 1.0) * 255.0).astype(np.uint8))
             (args.out / "noisy" / f"{pair.name}{pair.noisy.suffix}").symlink_to(pair.noisy.resolve())
     except LiteDenoiseError as error:
         sys.exit(f"error: {error}")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+TensorOrArray = TypeVar("TensorOrArray", torch.Tensor, np.ndarray)
 PIXEL_LOSSES = ("l1", "mse", "charbonnier", "psnr")
 CHARBONNIER_EPSILON = 1e-3
 # keeps log10 finite for an exact match; far below 8-bit rounding's squared error, (1/255)^2 / 12 = 1.3e-6
@@ -42,7 +46,7 @@ def distillation_loss(
     )
 
 
-def blended_target(teacher: torch.Tensor, ground_truth: torch.Tensor, alpha_teacher: float) -> torch.Tensor:
+def blended_target(teacher: TensorOrArray, ground_truth: TensorOrArray, alpha_teacher: float) -> TensorOrArray:
     """``alpha_teacher * teacher + (1 - alpha_teacher) * ground_truth``: distilling offline.
 
     Under ``mse`` the distillation loss is ``mse(student, blended_target)`` plus a constant, so
