@@ -56,13 +56,12 @@ def controls_by_seed(settings: dict[str, tuple[str, int]], control_value: str) -
     return controls
 
 
-def paired_table(results: dict, settings: dict[str, tuple[str, int]], splits: list[str], field: str, control_value: str) -> str:
-    """``settings``: each run's value of ``field`` and its seed (``run_settings``)."""
+def paired_table(results: dict, settings: dict[str, tuple[str, int]], controls: dict[int, str], splits: list[str], field: str) -> str:
+    """``settings``: each run's value of ``field`` and its seed (``run_settings``); ``controls``: ``controls_by_seed``."""
     lines = [
         f"| {field} | seed | " + " | ".join(f"{s}: PSNR (vs control: mean diff, min..max, better/n)" for s in splits) + " |",
         "|---|---|" + "---|" * len(splits),
     ]
-    controls = controls_by_seed(settings, control_value)
     for run in sorted(settings, key=lambda r: (settings[r][1], settings[r][0])):
         value, seed = settings[run]
         cells = []
@@ -94,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     settings = {str(run): run_settings(run, args.compare) for run in args.runs}
-    controls_by_seed(settings, args.control)  # refuses an ambiguous pairing before any scoring
+    controls = controls_by_seed(settings, args.control)  # refuses an ambiguous pairing before any scoring
 
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
     split_pairs = {
@@ -113,7 +112,7 @@ def main() -> None:
         results[name] = score(path, split_pairs)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=1))
-    print(paired_table(results, settings, args.splits, args.compare, args.control))
+    print(paired_table(results, settings, controls, args.splits, args.compare))
 
 
 if __name__ == "__main__":
