@@ -1,10 +1,13 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from litedenoise.bench import forward_working_bytes_in_new_process
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.infer import denoise, denoise_tensor, pad_to_multiple, plan_tiles
-from litedenoise.models import LiteDenoiseNet
+from litedenoise.infer import denoise, denoise_tensor, pad_to_multiple, plan_tiles, tile_side_for_budget
+from litedenoise.models import LiteDenoiseNet, TeacherNet
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +51,25 @@ def test_tiles_partition_the_image_on_the_size_multiple_grid(height, width, tile
 def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_student):
     image = torch.rand(1, 3, 421, 437)  # sides not multiples of 16
     whole = denoise_tensor(image, tiny_student, tile=10_000)
-    tiled_by_budget = denoise_tensor(image, tiny_student, memory_budget_mb=48)  # 352-px tiles
-    assert len(plan_tiles(432, 448, 352, 140, 16)) >= 9  # at least 3x3 tiles
+    tiled_by_budget = denoise_tensor(image, tiny_student, memory_budget_mb=48)
+    assert len(plan_tiles(432, 448, tile_side_for_budget(tiny_student, 48), 140, 16)) >= 9  # at least 3x3 tiles
     assert tiled_by_budget.shape == image.shape
     assert (tiled_by_budget - whole).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("model_class", [LiteDenoiseNet, TeacherNet])
+def test_wider_networks_get_smaller_tiles_for_the_same_memory_budget(model_class):
+    sides = [tile_side_for_budget(model_class(width=width), 2048) for width in (4, 8, 16, 32)]
+    assert sides == sorted(sides, reverse=True) and len(set(sides)) == 4
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux's /proc")
+def test_a_tile_sized_for_a_memory_budget_uses_most_of_it_and_no_more():
+    budget_mb = 128
+    side = tile_side_for_budget(LiteDenoiseNet(width=4), budget_mb)
+    assert side >= 512  # set by the budget, far above the smallest tile this model allows
+    used = forward_working_bytes_in_new_process("LiteDenoiseNet", 4, side)
+    assert 0.4 * budget_mb * 2**20 < used <= budget_mb * 2**20
 
 
 def test_padding_reflects_and_falls_back_to_replicate_for_tiny_images():

@@ -35,11 +35,13 @@ import contextlib
 import datetime
 import gc
 import importlib.metadata
+import multiprocessing
 import os
 import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,8 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
 from litedenoise.models import TeacherNet
+from litedenoise.runtimes import TorchBackend
+from litedenoise.weights import build_model
 
 LARGE = (2432, 3200)  # (height, width): the paper's full-resolution test size
 DEFAULT_MATMUL_SIZE = 2048
@@ -251,6 +255,36 @@ def copy_bandwidth(megabytes: int = COPY_MEGABYTES, seconds: float = 1.0) -> flo
     source = torch.rand(megabytes * 2**20 // 4)
     destination = torch.empty_like(source)
     return 2 * source.numel() * 4 / _best_seconds(lambda: destination.copy_(source), seconds) / 1e9
+
+
+def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: bool = False) -> int:
+    """Peak RSS growth, in bytes, of one no-grad ``side`` x ``side`` tile through ``TorchBackend``
+    (the inference path's call), for a randomly initialised network: memory does not depend on
+    the weights. Linux only. Run it in a fresh process (``forward_working_bytes_in_new_process``):
+    memory an earlier allocation left in the heap would hide part of the peak."""
+    torch.manual_seed(0)
+    model = build_model(architecture, width).eval()
+    backend = TorchBackend(model, bf16=bf16)
+    backend(torch.rand(1, 3, 2 * model.size_multiple, 2 * model.size_multiple))  # one-off set-up
+    tile = torch.rand(1, 3, side, side)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak RSS, to the current RSS
+    before = _proc_status_kib("VmRSS")
+    backend(tile)
+    return (_proc_status_kib("VmHWM") - before) * 1024
+
+
+def forward_working_bytes_in_new_process(architecture: str, width: int, side: int, *, bf16: bool = False) -> int:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16).result()
+
+
+def _proc_status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LiteDenoiseError(f"/proc/self/status has no {field}")
 
 
 def machine_info() -> dict:

@@ -26,9 +26,8 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.runtimes import Backend, TorchBackend
 
 DEFAULT_MEMORY_BUDGET_MB = 2048
-# Peak working memory of a no-grad fp32 forward, in bytes per input pixel, measured with
-# benchmarks/fullres_memory.py (student, untiled 2432x3200) and a 512x512 forward (teacher).
-WORKING_BYTES_PER_PIXEL = {"LiteDenoiseNet": 700, "TeacherNet": 3600}
+# For a network that does not say its own working_bytes_per_pixel (the wider of ours need less).
+FALLBACK_WORKING_BYTES_PER_PIXEL = 4000
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,9 @@ def plan_tiles(height: int, width: int, tile: int | tuple[int, int], overlap: in
 
 
 def tile_side_for_budget(model: nn.Module, memory_budget_mb: float) -> int:
-    """Largest square tile side whose forward pass fits ``memory_budget_mb`` of working memory."""
-    bytes_per_pixel = WORKING_BYTES_PER_PIXEL.get(type(model).__name__, 4000)
+    """Largest square tile side whose forward pass fits ``memory_budget_mb`` of working memory,
+    by the network's own ``working_bytes_per_pixel`` (it grows with the width)."""
+    bytes_per_pixel = getattr(model, "working_bytes_per_pixel", FALLBACK_WORKING_BYTES_PER_PIXEL)
     side = int(math.sqrt(memory_budget_mb * 2**20 / bytes_per_pixel))
     minimum = 2 * _round_up(model.receptive_field_radius, model.size_multiple) + model.size_multiple
     return max(side // model.size_multiple * model.size_multiple, minimum)

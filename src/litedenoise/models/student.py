@@ -63,6 +63,12 @@ class LiteDenoiseNet(nn.Module):
     # Measured with tests/test_models.py::test_receptive_field_radius_covers_the_measured_extent.
     receptive_field_radius = 140
 
+    @property
+    def working_bytes_per_pixel(self) -> int:
+        """Peak memory of a no-grad fp32 forward (bf16 needs about half), bytes per input pixel:
+        a line above every measurement of widths 4-32 with 768-px tiles (docs/foundation.md)."""
+        return 240 + 42 * self.width
+
     def __init__(self, width: int = 16):
         super().__init__()
         if width < 2 or width % 2:

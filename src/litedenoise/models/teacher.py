@@ -61,6 +61,12 @@ class TeacherNet(nn.Module):
     # Measured with tests/test_models.py::test_receptive_field_radius_covers_the_measured_extent.
     receptive_field_radius = 196
 
+    @property
+    def working_bytes_per_pixel(self) -> int:
+        """Peak memory of a no-grad fp32 forward (bf16 needs about half), bytes per input pixel:
+        a line above every measurement of widths 8-64 with 768-px tiles (docs/foundation.md)."""
+        return 300 + 46 * self.width
+
     def __init__(self, width: int = 64):
         super().__init__()
         if width < 2 or width % 2:
