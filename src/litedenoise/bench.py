@@ -53,7 +53,7 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
 from litedenoise.models import TeacherNet
-from litedenoise.runtimes import TorchBackend
+from litedenoise.runtimes import TorchBackend, cpu_flags
 from litedenoise.weights import build_model
 
 LARGE = (2432, 3200)  # (height, width): the paper's full-resolution test size
@@ -289,8 +289,6 @@ def _proc_status_kib(field: str) -> int:
 
 def machine_info() -> dict:
     """CPU model and the instruction-set flags that decide which kernels run, from /proc/cpuinfo."""
-    from litedenoise.runtimes import cpu_flags
-
     model_name, flags = platform.processor() or "unknown", cpu_flags()
     with contextlib.suppress(OSError):
         fields = (line.partition(":") for line in Path("/proc/cpuinfo").read_text().splitlines())

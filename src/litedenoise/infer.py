@@ -26,7 +26,7 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.runtimes import Backend, TorchBackend
 
 DEFAULT_MEMORY_BUDGET_MB = 2048
-# For a network that does not say its own working_bytes_per_pixel (the wider of ours need less).
+# For a network that does not say its own working_bytes_per_pixel: above every network of ours measured.
 FALLBACK_WORKING_BYTES_PER_PIXEL = 4000
 
 
