@@ -205,3 +205,20 @@ def test_eval_on_the_onnx_runtime_matches_pytorch_through_the_same_inference_pat
 def test_synthetic_noise_and_a_polyu_split_do_not_combine(data_root, capsys):
     assert main(["eval", str(data_root), "--split", "val:crops", "--noise", "low"]) == 1
     assert "does not combine with --split" in capsys.readouterr().err
+
+
+def test_evaluate_scores_what_the_module_gives_and_leaves_the_module_as_it_was():
+    from litedenoise.evaluate import evaluate
+    from litedenoise.infer import denoise
+    from litedenoise.metrics import psnr
+    from litedenoise.models import LiteDenoiseNet
+
+    torch.manual_seed(0)
+    model = LiteDenoiseNet(width=4).train()
+    rng = np.random.default_rng(0)
+    clean = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(2)]
+    pairs = [(np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8), image) for image in clean]
+    scored = evaluate(model, pairs, with_ssim=False)["per_image_psnr"]  # runs a channels-last copy
+    by_hand = [psnr(denoise(noisy, model), target) for noisy, target in pairs]  # the module itself, NCHW
+    assert scored == pytest.approx(by_hand, abs=1e-3)
+    assert model.training and all(p.is_contiguous() for p in model.parameters())
