@@ -275,6 +275,7 @@ def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: boo
 
 
 def forward_working_bytes_in_new_process(architecture: str, width: int, side: int, *, bf16: bool = False) -> int:
+    """``forward_working_bytes`` in a freshly spawned interpreter (nothing inherited from this one)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16).result()

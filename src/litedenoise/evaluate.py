@@ -214,7 +214,7 @@ def evaluate(model: nn.Module | None, pairs: list[tuple[np.ndarray, np.ndarray]]
     if model is None:
         method: Method = Baseline("identity")
     else:
-        # channels-last, as the CLI runs: a third faster than NCHW on this CPU (docs/foundation.md);
+        # channels-last, as the CLI runs: faster than NCHW on this CPU (docs/foundation.md);
         # on a copy, so that a model in training keeps its memory format and mode
         method = NetworkMethod("model", TorchBackend(copy.deepcopy(model).eval(), bf16=bf16, channels_last=True))
     images = [EvalImage(str(index), noisy, clean) for index, (noisy, clean) in enumerate(pairs)]
