@@ -10,7 +10,6 @@ A *method* is anything called with a noisy uint8 HxWx3 image that returns ``(out
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,14 +208,14 @@ def evaluate(model: nn.Module | None, pairs: list[tuple[np.ndarray, np.ndarray]]
     ``per_image_ssim``), in the order of ``pairs``.
     """
     from litedenoise.baselines import Baseline
-    from litedenoise.runtimes import TorchBackend
+    from litedenoise.runtimes import load_backend
 
     if model is None:
         method: Method = Baseline("identity")
     else:
-        # channels-last, as the CLI runs: faster than NCHW on this CPU (docs/foundation.md);
-        # on a copy, so that a model in training keeps its memory format and mode
-        method = NetworkMethod("model", TorchBackend(copy.deepcopy(model).eval(), bf16=bf16, channels_last=True))
+        # the CLI's backend: a channels-last copy, faster than NCHW on this CPU (docs/foundation.md),
+        # and a model in training keeps its memory format and mode
+        method = NetworkMethod("model", load_backend("torch-bf16" if bf16 else "torch", model))
     images = [EvalImage(str(index), noisy, clean) for index, (noisy, clean) in enumerate(pairs)]
     scores = score_methods([method], images, with_ssim=with_ssim)[method.name]
     result = {**scores.summary(), "per_image_psnr": scores.psnr}
