@@ -65,7 +65,7 @@ class LiteDenoiseNet(nn.Module):
 
     @property
     def working_bytes_per_pixel(self) -> int:
-        """Peak memory of a no-grad fp32 forward (bf16 needs about half), bytes per input pixel:
+        """Peak memory of a no-grad fp32 forward (bf16 needs less), bytes per input pixel:
         a line above every measurement of widths 4-32 with 768-px tiles (docs/foundation.md)."""
         return 240 + 42 * self.width
 

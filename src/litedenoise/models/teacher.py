@@ -63,7 +63,7 @@ class TeacherNet(nn.Module):
 
     @property
     def working_bytes_per_pixel(self) -> int:
-        """Peak memory of a no-grad fp32 forward (bf16 needs about half), bytes per input pixel:
+        """Peak memory of a no-grad fp32 forward (bf16 needs less), bytes per input pixel:
         a line above every measurement of widths 8-64 with 768-px tiles (docs/foundation.md)."""
         return 300 + 46 * self.width
 
