@@ -2,7 +2,7 @@
 
 Each (width, side) runs in a fresh process (``bench.forward_working_bytes``): random weights, one
 small tile for the one-off set-up, then the peak RSS growth of one side x side tile through
-``runtimes.TorchBackend``, as ``infer.denoise_tensor`` calls it. Prints one JSON line per width:
+``runtimes.TorchBackend`` (channels-last), as ``infer.denoise_tensor`` calls it. Prints one JSON line per width:
 the bytes per pixel at each side (peak growth over side squared: fixed costs included, so it falls
 as tiles grow), the slope of a least-squares line through the sides, and the network's own
 ``working_bytes_per_pixel``, which ``infer.tile_side_for_budget`` divides the budget by.
@@ -43,7 +43,7 @@ def main() -> None:
             "bytes_per_pixel_by_side": {side: round(value / side**2) for side, value in zip(args.sides, working)},
             "slope_bytes_per_pixel": None if np.isnan(slope) else round(slope),
             "intercept_mb": None if np.isnan(intercept) else round(intercept / 2**20, 1),
-            "in_the_code": build_model(args.architecture, width).working_bytes_per_pixel,
+            "in_the_code": build_model(args.architecture, width).working_bytes_per_pixel(args.bf16),
             "threads": torch.get_num_threads(),
             "cpu": machine_info()["cpu"],
             "torch": torch.__version__,

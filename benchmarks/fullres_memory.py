@@ -3,7 +3,7 @@
 Default: the challenge's full resolution, 2432x3200 RGB uint8, shipped student, default memory
 budget. Prints one JSON line. Run alone: other processes on the cores distort the time.
 
-    .venv/bin/python benchmarks/fullres_memory.py [--height 2432 --width 3200] [--memory-mb 2048] [--tile N]
+    .venv/bin/python benchmarks/fullres_memory.py [--height 2432 --width 3200] [--memory-mb 2048] [--tile N] [--bf16]
 """
 
 from __future__ import annotations
@@ -37,22 +37,24 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB)
     parser.add_argument("--tile", type=int)
     parser.add_argument("--weights", default="student")
+    parser.add_argument("--bf16", action="store_true", help="under bfloat16 autocast, as the CLI runs where the CPU has it")
     args = parser.parse_args()
 
     model = litedenoise.load_model(args.weights)
     image = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
-    tile = args.tile or tile_side_for_budget(model, args.memory_mb)
+    tile = args.tile or tile_side_for_budget(model, args.memory_mb, bf16=args.bf16)
     padded = pad_to_multiple(torch.zeros(1, 1, args.height, args.width), model.size_multiple).shape[-2:]
     tiles = len(plan_tiles(padded[0], padded[1], tile, model.receptive_field_radius, model.size_multiple))
     before = rss_mb()
     started = time.perf_counter()
-    litedenoise.denoise(image, model, tile=args.tile, memory_budget_mb=args.memory_mb)
+    litedenoise.denoise(image, model, tile=args.tile, memory_budget_mb=args.memory_mb, bf16=args.bf16)
     seconds = time.perf_counter() - started
     print(json.dumps({
         "image": f"{args.height}x{args.width}",
         "tile": tile,
         "tiles": tiles,
         "memory_budget_mb": args.memory_mb,
+        "precision": "bf16" if args.bf16 else "fp32",
         "seconds": round(seconds, 2),
         "rss_before_mb": round(before),
         "peak_rss_mb": round(rss_mb()),

@@ -8,6 +8,7 @@ from litedenoise.bench import forward_working_bytes_in_new_process
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.infer import denoise, denoise_tensor, pad_to_multiple, plan_tiles, tile_side_for_budget
 from litedenoise.models import LiteDenoiseNet, TeacherNet
+from litedenoise.runtimes import cpu_has_native_bf16, load_backend
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,19 @@ def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_stud
     assert (tiled_by_budget - whole).abs().max() <= 1e-5
 
 
+def test_a_module_runs_its_tiles_channels_last_and_is_left_as_it_was(tiny_student):
+    layouts = []
+    hook = tiny_student.register_forward_pre_hook(lambda _, inputs: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+    image = torch.rand(1, 3, 64, 80)
+    try:
+        result = denoise_tensor(image, tiny_student)
+    finally:
+        hook.remove()
+    assert layouts == [True]  # faster and smaller than NCHW on the CPU (docs/foundation.md)
+    assert (result - tiny_student(image)).abs().max() <= 1e-5
+    assert all(parameter.is_contiguous() for parameter in tiny_student.parameters())
+
+
 @pytest.mark.parametrize("model_class", [LiteDenoiseNet, TeacherNet])
 def test_wider_networks_get_smaller_tiles_for_the_same_memory_budget(model_class):
     sides = [tile_side_for_budget(model_class(width=width), 2048) for width in (4, 8, 16, 32)]
@@ -64,12 +78,25 @@ def test_wider_networks_get_smaller_tiles_for_the_same_memory_budget(model_class
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux's /proc")
-def test_a_tile_sized_for_a_memory_budget_uses_most_of_it_and_no_more():
+@pytest.mark.parametrize("bf16", [False, pytest.param(True, marks=pytest.mark.skipif(not cpu_has_native_bf16(), reason="emulated bf16 is another code path"))])
+def test_a_tile_sized_for_a_memory_budget_uses_most_of_it_and_no_more(bf16):
     budget_mb = 128
-    side = tile_side_for_budget(LiteDenoiseNet(width=4), budget_mb)
+    side = tile_side_for_budget(LiteDenoiseNet(width=4), budget_mb, bf16=bf16)
     assert side >= 512  # set by the budget, far above the smallest tile this model allows
-    used = forward_working_bytes_in_new_process("LiteDenoiseNet", 4, side)
+    used = forward_working_bytes_in_new_process("LiteDenoiseNet", 4, side, bf16=bf16)
     assert 0.4 * budget_mb * 2**20 < used <= budget_mb * 2**20
+
+
+def test_a_bf16_backend_gets_the_larger_tiles_its_smaller_working_memory_allows(tiny_student):
+    image = torch.rand(1, 3, 448, 448)
+    tiles = {}
+    for runtime in ("torch", "torch-bf16"):
+        backend = load_backend(runtime, tiny_student)
+        calls = []
+        backend.model.register_forward_pre_hook(lambda _, inputs, calls=calls: calls.append(inputs[0].shape))
+        denoise_tensor(image, backend, memory_budget_mb=48)
+        tiles[runtime] = len(calls)
+    assert tiles["torch"] > 1 and tiles["torch-bf16"] == 1
 
 
 def test_padding_reflects_and_falls_back_to_replicate_for_tiny_images():

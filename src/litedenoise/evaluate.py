@@ -213,8 +213,7 @@ def evaluate(model: nn.Module | None, pairs: list[tuple[np.ndarray, np.ndarray]]
     if model is None:
         method: Method = Baseline("identity")
     else:
-        # the CLI's backend: a channels-last copy, faster than NCHW on this CPU (docs/foundation.md),
-        # and a model in training keeps its memory format and mode
+        # the CLI's backend: a copy in eval mode, so a model in training keeps its mode
         method = NetworkMethod("model", load_backend("torch-bf16" if bf16 else "torch", model))
     images = [EvalImage(str(index), noisy, clean) for index, (noisy, clean) in enumerate(pairs)]
     scores = score_methods([method], images, with_ssim=with_ssim)[method.name]

@@ -96,10 +96,11 @@ def plan_tiles(height: int, width: int, tile: int | tuple[int, int], overlap: in
     return tiles
 
 
-def tile_side_for_budget(model: nn.Module, memory_budget_mb: float) -> int:
-    """Largest square tile side whose forward pass fits ``memory_budget_mb`` of working memory,
-    by the network's own ``working_bytes_per_pixel`` (it grows with the width)."""
-    bytes_per_pixel = getattr(model, "working_bytes_per_pixel", FALLBACK_WORKING_BYTES_PER_PIXEL)
+def tile_side_for_budget(model: nn.Module, memory_budget_mb: float, *, bf16: bool = False) -> int:
+    """Largest square tile side whose forward pass (fp32, or ``bf16``) fits ``memory_budget_mb``
+    of working memory, by the network's own ``working_bytes_per_pixel`` (it grows with the width)."""
+    measured = getattr(model, "working_bytes_per_pixel", None)
+    bytes_per_pixel = measured(bf16) if measured else FALLBACK_WORKING_BYTES_PER_PIXEL
     side = int(math.sqrt(memory_budget_mb * 2**20 / bytes_per_pixel))
     minimum = 2 * _round_up(model.receptive_field_radius, model.size_multiple) + model.size_multiple
     return max(side // model.size_multiple * model.size_multiple, minimum)
@@ -133,10 +134,11 @@ def denoise_tensor(
     """Denoise an NCHW float tensor in [0, 1] of any height and width; returns the same shape.
 
     ``model`` is a network or a ``runtimes.Backend``. ``tile`` fixes the tile side; otherwise it
-    follows from ``memory_budget_mb``; a backend with a ``fixed_size`` always gets tiles of that
-    size. ``bf16`` runs a network under bfloat16 autocast (fast on CPUs with AMX, slightly less
-    exact; for a backend, ``load_backend("torch-bf16", ...)``). ``tta`` is the x8 self-ensemble:
-    the mean of the outputs for the 8 flips and 90-degree rotations, each undone (8x the time).
+    follows from ``memory_budget_mb`` and the precision; a backend with a ``fixed_size`` always
+    gets tiles of that size. ``bf16`` runs a network under bfloat16 autocast (fast on CPUs with
+    AVX-512 BF16 or AMX, slightly less exact; for a backend, ``load_backend("torch-bf16", ...)``).
+    ``tta`` is the x8 self-ensemble: the mean of the outputs for the 8 flips and 90-degree
+    rotations, each undone (8x the time).
     """
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
@@ -150,8 +152,8 @@ def denoise_tensor(
     if fixed is not None and tile is not None and (tile, tile) != fixed:
         raise LiteDenoiseError(f"{backend.name} runs {fixed[0]}x{fixed[1]} tiles only, not {tile}x{tile}; leave the tile size out")
     padded = pad_to_multiple(image, multiple, min_size=fixed or (0, 0))
-    # the memory budget is per network type: a PyTorch backend's module, else the default
-    tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb)
+    # the memory budget is per network and precision: a PyTorch backend's module, else the fallback
+    tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb, bf16=getattr(backend, "bf16", False))
     output = torch.empty_like(padded)
     for t in plan_tiles(padded.shape[-2], padded.shape[-1], tile_size, radius, multiple, fixed=fixed is not None):
         window = padded[..., t.top : t.top + t.height, t.left : t.left + t.width]

@@ -63,11 +63,11 @@ class LiteDenoiseNet(nn.Module):
     # Measured with tests/test_models.py::test_receptive_field_radius_covers_the_measured_extent.
     receptive_field_radius = 140
 
-    @property
-    def working_bytes_per_pixel(self) -> int:
-        """Peak memory of a no-grad fp32 forward (bf16 needs less), bytes per input pixel:
-        a line above every measurement of widths 4-32 with 768-px tiles (docs/foundation.md)."""
-        return 240 + 42 * self.width
+    def working_bytes_per_pixel(self, bf16: bool = False) -> int:
+        """Peak memory of a no-grad forward through the inference path (channels-last), bytes per
+        input pixel, fp32 or bf16: lines above every measurement of widths 4-32 with tiles of
+        768 px and more (docs/foundation.md)."""
+        return 80 + 22 * self.width if bf16 else 160 + 40 * self.width
 
     def __init__(self, width: int = 16):
         super().__init__()
