@@ -309,6 +309,22 @@ def test_a_tile_too_small_for_the_receptive_field_gives_a_one_line_error(tmp_pat
     assert "--tile" in line or "tile" in line
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("--memory-mb", "0"), ("--memory-mb", "-5"), ("--memory-mb", "nan"), ("--memory-mb", "inf"), ("--tile", "0"), ("--tile", "-16"), ("--max-pixels", "-1")],
+)
+def test_a_number_out_of_range_is_refused_in_one_line_before_any_work(tmp_path, denoise, capsys, option, value):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+
+    with pytest.raises(SystemExit) as exit:
+        denoise(source, option, value)
+
+    assert exit.value.code == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert f"argument {option}: must be" in line and repr(value) in line
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_device_cuda_without_cuda_gives_a_one_line_error(tmp_path, denoise, capsys):
     source = save_8bit(tmp_path / "photo.png", random_pixels())

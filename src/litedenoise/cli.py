@@ -278,6 +278,31 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(height), int(width)
 
 
+def positive_number(text: str) -> float:
+    """A finite number above zero, e.g. a memory budget in MB."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text!r}")
+    return value
+
+
+def positive_integer(text: str) -> int:
+    """A whole number above zero, e.g. a tile side or a pixel limit."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return int(text)
+
+
+def count(text: str) -> int:
+    """A whole number of zero or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, not {text!r}")
+    return int(text)
+
+
 def _checked_model(weights: str, architecture: str):
     """The network in ``weights`` (a file or a shipped name), refused unless it is ``architecture``."""
     from litedenoise.models import LiteDenoiseNet, TeacherNet
@@ -404,7 +429,7 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-data", metavar="DIR", help="int8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
     parser.add_argument("--tta", action="store_true", help="also score each network's x8 flip/rotate self-ensemble")
     parser.add_argument("--threads", type=int, metavar="N", help="intra-op threads for the networks")
-    parser.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch tiles")
+    parser.add_argument("--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch tiles")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -433,12 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--threads", type=int, metavar="N", help="intra-op threads (default: torch.get_num_threads())")
     denoise.add_argument("--data", metavar="DIR", help="int8 / a16w8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
     default_tile = "x".join(map(str, DEFAULT_TILE_SIZE))
-    denoise.add_argument("--tile", type=int, help=f"tile side in pixels (default: from --memory-mb; onnx / tflite: the export size, default {default_tile})")
-    denoise.add_argument("--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
+    denoise.add_argument(
+        "--tile", type=positive_integer, help=f"tile side in pixels (default: from --memory-mb; onnx / tflite: the export size, default {default_tile})"
+    )
+    denoise.add_argument("--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
     denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the PyTorch runtimes only")
     denoise.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    denoise.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression-bomb guard)")
-    denoise.add_argument("--min-side", type=int, default=DEFAULT_MIN_SIDE, help="refuse images with a shorter side")
+    denoise.add_argument("--max-pixels", type=positive_integer, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression-bomb guard)")
+    denoise.add_argument("--min-side", type=positive_integer, default=DEFAULT_MIN_SIDE, help="refuse images with a shorter side")
     denoise.set_defaults(handler=denoise_command)
 
     demo = commands.add_parser("demo", help="denoise a sample photo (and a real PolyU pair) and report PSNR")
@@ -458,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_arguments(report)
     report.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for report.html, report.md, results.json and the PNG figures")
     report.add_argument("--title", help="the report's heading")
-    report.add_argument("--crops", type=int, default=4, metavar="N", help="zoomed comparison crops: the N images where the methods differ most (0: none)")
+    report.add_argument("--crops", type=count, default=4, metavar="N", help="zoomed comparison crops: the N images where the methods differ most (0: none)")
     report.add_argument("--overwrite", action="store_true", help="replace a report already in DIR")
     report.set_defaults(handler=report_command)
 
@@ -540,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="threads for every runtime (default: torch.get_num_threads())")
     bench.add_argument("--data", metavar="DIR", help="int8 rows: data folder whose PolyU crops calibrate the export (default: $LITEDENOISE_DATA)")
     bench.add_argument(
-        "--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch rows' tiles, as in denoise"
+        "--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the PyTorch rows' tiles, as in denoise"
     )
     bench.add_argument("--matmul-size", type=int, default=DEFAULT_MATMUL_SIZE, metavar="N", help="N x N x N matrix multiplies measure the peaks")
     bench.add_argument("--json", metavar="FILE", help="write the report, every raw time included, here")
