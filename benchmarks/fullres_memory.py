@@ -20,7 +20,7 @@ import torch
 import litedenoise
 from litedenoise.infer import (
     DEFAULT_MEMORY_BUDGET_MB,
-    pad_to_multiple,
+    padded_indices,
     plan_tiles,
     tile_side_for_budget,
 )
@@ -43,7 +43,7 @@ def main() -> None:
     model = litedenoise.load_model(args.weights)
     image = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
     tile = args.tile or tile_side_for_budget(model, args.memory_mb, bf16=args.bf16)
-    padded = pad_to_multiple(torch.zeros(1, 1, args.height, args.width), model.size_multiple).shape[-2:]
+    padded = [len(padded_indices(side, model.size_multiple)) for side in (args.height, args.width)]
     tiles = len(plan_tiles(padded[0], padded[1], tile, model.receptive_field_radius, model.size_multiple))
     before = rss_mb()
     started = time.perf_counter()

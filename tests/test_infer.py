@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,13 +101,47 @@ def test_a_bf16_backend_gets_the_larger_tiles_its_smaller_working_memory_allows(
     assert tiles["torch"] > 1 and tiles["torch-bf16"] == 1
 
 
-def test_padding_reflects_and_falls_back_to_replicate_for_tiny_images():
-    image = torch.arange(20.0).reshape(1, 1, 4, 5)
-    padded = pad_to_multiple(image, 8)
-    assert padded.shape == (1, 1, 8, 8)
-    assert torch.equal(padded[..., :4, :5], image)
-    reflected = pad_to_multiple(torch.rand(1, 3, 20, 20), 16)
-    assert torch.equal(reflected[..., 20, :20], reflected[..., 18, :20])
+@pytest.mark.parametrize("height, width, multiple, min_size", [(20, 20, 16, (0, 0)), (4, 5, 8, (0, 0)), (37, 29, 16, (64, 32)), (3, 2, 16, (0, 0))])
+def test_padding_reflects_and_falls_back_to_replicate_for_tiny_images(height, width, multiple, min_size):
+    image = torch.rand(1, 3, height, width)
+    padded = pad_to_multiple(image, multiple, min_size)
+    expected = image
+    for axis, minimum in ((-2, min_size[0]), (-1, min_size[1])):
+        side = expected.shape[axis]
+        pad = max(-(-side // multiple) * multiple, minimum) - side
+        mode = "reflect" if pad < side else "replicate"
+        expected = torch.nn.functional.pad(expected, (0, 0, 0, pad) if axis == -2 else (0, pad, 0, 0), mode=mode)
+    assert padded.shape == expected.shape and padded.shape[-2] % multiple == 0 and padded.shape[-1] % multiple == 0
+    assert torch.equal(padded, expected)
+
+
+_IMAGE_BUFFERS_SCRIPT = """
+import resource, sys, numpy as np, torch
+from pathlib import Path
+from litedenoise.infer import denoise
+from litedenoise.runtimes import Backend
+
+class Copy(Backend):  # no network: what is left is the image buffers and one tile
+    name, size_multiple, receptive_field_radius = "copy", 16, 16
+    def __call__(self, tile):
+        return tile.clone()
+
+image = np.random.default_rng(0).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+denoise(image[:64, :64], Copy(), tile=64)
+Path("/proc/self/clear_refs").write_text("5")
+before = int(next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS")).split()[1])
+denoise(image, Copy(), tile=512)
+peak = int(next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM")).split()[1])
+print((peak - before) * 1024 / image.shape[0] / image.shape[1])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux's /proc")
+def test_a_big_image_costs_little_memory_beyond_its_tiles():
+    result = subprocess.run([sys.executable, "-c", _IMAGE_BUFFERS_SCRIPT], capture_output=True, text=True, check=True)
+    bytes_per_pixel = float(result.stdout.strip())
+    # a float32 copy in and one out (24 bytes per pixel), the uint8 result (3) and one 512 px tile
+    assert bytes_per_pixel < 30
 
 
 @pytest.mark.parametrize(
@@ -129,6 +165,18 @@ def test_denoise_passes_alpha_through_untouched(tiny_student):
     assert np.array_equal(output[..., 3], image[..., 3])
 
 
+def test_views_of_an_array_are_denoised_like_their_copies(tiny_student):
+    image = np.random.default_rng(0).integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    for view in (image[::-1], image[5:37, 3:45], image[..., :3], image[..., 0]):
+        assert np.array_equal(denoise(view, tiny_student), denoise(view.copy(), tiny_student))
+
+
+def test_a_float64_image_keeps_its_alpha_exactly(tiny_student):
+    image = np.random.default_rng(0).random((20, 24, 4))
+    output = denoise(image, tiny_student)
+    assert output.dtype == np.float64 and np.array_equal(output[..., 3], image[..., 3])
+
+
 def test_uint8_result_matches_the_tensor_path_rounded(tiny_student):
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     expected = denoise_tensor(torch.from_numpy(image.transpose(2, 0, 1)).float()[None] / 255, tiny_student)
@@ -140,6 +188,14 @@ def test_uint8_result_matches_the_tensor_path_rounded(tiny_student):
 def test_float_images_outside_the_unit_range_are_refused(bad, tiny_student):
     with pytest.raises(LiteDenoiseError, match=r"\[0, 1\]"):
         denoise(bad, tiny_student)
+
+
+@pytest.mark.parametrize(
+    "options", [{"memory_budget_mb": 0}, {"memory_budget_mb": float("nan")}, {"memory_budget_mb": float("inf")}, {"tile": 0}, {"tile": 256.0}]
+)
+def test_a_budget_or_tile_that_is_not_a_positive_number_is_refused(options, tiny_student):
+    with pytest.raises(LiteDenoiseError, match="must be a"):
+        denoise_tensor(torch.rand(1, 3, 32, 32), tiny_student, **options)
 
 
 def test_unsupported_shapes_and_dtypes_are_refused(tiny_student):

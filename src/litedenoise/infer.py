@@ -14,12 +14,12 @@ their full size, the extra width being extra context.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
@@ -106,19 +106,25 @@ def tile_side_for_budget(model: nn.Module, memory_budget_mb: float, *, bf16: boo
     return max(side // model.size_multiple * model.size_multiple, minimum)
 
 
-def pad_to_multiple(image: torch.Tensor, multiple: int, min_size: tuple[int, int] = (0, 0)) -> torch.Tensor:
-    """Pad an NCHW tensor at the bottom and right to multiples of ``multiple``, and to at least
-    ``min_size`` (height, width).
+def padded_indices(side: int, multiple: int, minimum: int = 0) -> torch.Tensor:
+    """For one axis of ``side`` pixels padded at the end to a multiple of ``multiple`` (and to at
+    least ``minimum``): the source pixel of every padded position.
 
     Reflect padding continues image structure better than zeros; reflect needs the pad to be
     smaller than the side, so an axis padded by more (a tiny image) falls back to replicate.
     """
-    for axis, minimum in ((-2, min_size[0]), (-1, min_size[1])):
-        side = image.shape[axis]
-        pad = max(_round_up(side, multiple), minimum) - side
-        if pad:
-            image = F.pad(image, (0, 0, 0, pad) if axis == -2 else (0, pad, 0, 0), mode="reflect" if pad < side else "replicate")
-    return image
+    index = torch.arange(max(_round_up(side, multiple), minimum))
+    if len(index) - side < side:
+        return torch.where(index < side, index, 2 * (side - 1) - index)
+    return index.clamp(max=side - 1)
+
+
+def pad_to_multiple(image: torch.Tensor, multiple: int, min_size: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Pad an NCHW tensor at the bottom and right to multiples of ``multiple``, and to at least
+    ``min_size`` (height, width), as ``padded_indices`` says."""
+    rows = padded_indices(image.shape[-2], multiple, min_size[0])
+    cols = padded_indices(image.shape[-1], multiple, min_size[1])
+    return image[..., rows[:, None], cols[None, :]]
 
 
 @torch.no_grad()
@@ -142,6 +148,10 @@ def denoise_tensor(
     """
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
+    if not (0 < memory_budget_mb < math.inf):
+        raise LiteDenoiseError(f"the memory budget must be a number of MB above 0, got {memory_budget_mb}")
+    if tile is not None and not (isinstance(tile, numbers.Integral) and tile > 0):
+        raise LiteDenoiseError(f"the tile side must be a whole number of pixels above 0, got {tile!r}")
     if isinstance(model, Backend) and bf16:
         raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
     backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
@@ -151,19 +161,26 @@ def denoise_tensor(
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:
         raise LiteDenoiseError(f"{backend.name} runs {fixed[0]}x{fixed[1]} tiles only, not {tile}x{tile}; leave the tile size out")
-    padded = pad_to_multiple(image, multiple, min_size=fixed or (0, 0))
+    # the padded image is never built: each tile gathers its pixels, padding included, from the image
+    rows = padded_indices(height, multiple, fixed[0] if fixed else 0)
+    cols = padded_indices(width, multiple, fixed[1] if fixed else 0)
     # the memory budget is per network and precision: a PyTorch backend's module, else the fallback
     tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb, bf16=getattr(backend, "bf16", False))
-    output = torch.empty_like(padded)
-    for t in plan_tiles(padded.shape[-2], padded.shape[-1], tile_size, radius, multiple, fixed=fixed is not None):
-        window = padded[..., t.top : t.top + t.height, t.left : t.left + t.width]
+    output = torch.empty_like(image)
+    for t in plan_tiles(len(rows), len(cols), tile_size, radius, multiple, fixed=fixed is not None):
+        window = _window(image, rows[t.top : t.top + t.height], cols[t.left : t.left + t.width])
         result = backend(window)
-        output[..., t.keep_top : t.keep_bottom, t.keep_left : t.keep_right] = result[
-            ...,
-            t.keep_top - t.top : t.keep_bottom - t.top,
-            t.keep_left - t.left : t.keep_right - t.left,
-        ]
-    return output[..., :height, :width]
+        bottom, right = min(t.keep_bottom, height), min(t.keep_right, width)
+        output[..., t.keep_top : bottom, t.keep_left : right] = result[..., t.keep_top - t.top : bottom - t.top, t.keep_left - t.left : right - t.left]
+    return output
+
+
+def _window(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """The pixels of an NCHW ``image`` at ``rows`` x ``cols`` (runs of ``padded_indices``): a view
+    where they are one block of the image (steps of +1 throughout), else a gathered copy."""
+    if rows[-1] - rows[0] == len(rows) - 1 and cols[-1] - cols[0] == len(cols) - 1:
+        return image[..., int(rows[0]) : int(rows[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1]
+    return image[..., rows[:, None], cols[None, :]]
 
 
 def dihedral_mean(run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor) -> torch.Tensor:
@@ -205,27 +222,31 @@ def denoise(
     """
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
-    if image.dtype == np.uint8 or image.dtype == np.uint16:
-        scale = float(np.iinfo(image.dtype).max)
-        values = image.astype(np.float32) / scale
-    elif np.issubdtype(image.dtype, np.floating):
-        scale = None
-        values = image.astype(np.float32)
-        if not np.isfinite(values).all() or values.min() < 0.0 or values.max() > 1.0:
-            raise LiteDenoiseError("float images must be finite and lie in [0, 1]")
-    else:
+    integer = image.dtype == np.uint8 or image.dtype == np.uint16
+    if not integer and not np.issubdtype(image.dtype, np.floating):
         raise LiteDenoiseError(f"unsupported image dtype {image.dtype}: use uint8, uint16 or float")
+    if not integer and (not np.isfinite(image).all() or image.min() < 0.0 or image.max() > 1.0):
+        raise LiteDenoiseError("float images must be finite and lie in [0, 1]")
 
-    grey = values.ndim == 2 or values.shape[2] == 1
-    rgb = np.repeat(values.reshape(*values.shape[:2], 1), 3, axis=2) if grey else values[..., :3]
-    tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+    # one float32 copy of the image in and one out, both in its own HxWxC order: a big photo needs
+    # little memory beyond the tiles' budget
+    pixels = torch.from_numpy(np.ascontiguousarray(image))
+    grey = image.ndim == 2 or image.shape[2] == 1
+    rgb = pixels.reshape(*image.shape[:2], 1).expand(-1, -1, 3) if grey else pixels[..., :3]
+    tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
+    if integer:
+        tensor.div_(float(np.iinfo(image.dtype).max))
     result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16, tta=tta)
-    result = result[0].numpy().transpose(1, 2, 0)
-
+    del tensor
+    result = result[0].permute(1, 2, 0)
     if grey:
-        result = result.mean(axis=2).reshape(values.shape)
-    elif values.shape[2] == 4:
-        result = np.concatenate([result, values[..., 3:]], axis=2)
-    if scale is None:
-        return result.astype(image.dtype)
-    return np.round(np.clip(result, 0.0, 1.0) * scale).astype(image.dtype)
+        result = result.mean(dim=2).reshape(image.shape)
+    if integer:
+        result = result.clamp_(0.0, 1.0).mul_(float(np.iinfo(image.dtype).max)).round_()
+    output = np.empty_like(image)
+    if image.ndim == 3 and image.shape[2] == 4:
+        output[..., :3] = result.numpy()
+        output[..., 3] = image[..., 3]
+    else:
+        output[...] = result.numpy()
+    return output
