@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -230,7 +231,9 @@ def denoise(
 
     # one float32 copy of the image in and one out, both in its own HxWxC order: a big photo needs
     # little memory beyond the tiles' budget
-    pixels = torch.from_numpy(np.ascontiguousarray(image))
+    with warnings.catch_warnings():  # a decoded image is often read-only; it is only ever read here
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        pixels = torch.from_numpy(np.ascontiguousarray(image))
     grey = image.ndim == 2 or image.shape[2] == 1
     rgb = pixels.reshape(*image.shape[:2], 1).expand(-1, -1, 3) if grey else pixels[..., :3]
     tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
