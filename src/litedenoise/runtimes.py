@@ -37,7 +37,8 @@ CACHE_ENV_VAR = "LITEDENOISE_CACHE"
 
 
 class Backend:
-    """Runs a network on one tile: 1x3xHxW float32 NCHW in [0, 1] -> the same shape.
+    """Runs a network on one tile: 1x3xHxW float32 NCHW in [0, 1] -> the same shape. The tile
+    may be a view of the caller's image, so it is read, never written.
 
     ``fixed_size`` is the (height, width) every tile must have (a static-shape file), or None
     for any size that is a multiple of ``size_multiple``. ``receptive_field_radius`` is the
