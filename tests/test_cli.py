@@ -374,15 +374,16 @@ def test_weights_with_an_odd_width_in_their_metadata_give_a_one_line_error(tmp_p
 # --- the real console script -----------------------------------------------------------------
 
 
+def denoise_in_a_new_process(source, weights):
+    """``python -m litedenoise.cli denoise SOURCE --weights WEIGHTS``: what a user's shell sees."""
+    command = [sys.executable, "-m", "litedenoise.cli", "denoise", str(source), "--weights", str(weights)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
 def test_the_console_script_prints_only_its_progress_line_for_a_good_jpeg(tmp_path, weights):
     source = save_8bit(tmp_path / "photo.jpg", random_pixels(48, 64), quality=95)  # decoded read-only
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "litedenoise.cli", "denoise", str(source), "--weights", str(weights)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = denoise_in_a_new_process(source, weights)
 
     assert completed.returncode == 0
     assert completed.stderr.splitlines() == [f"{source} -> {tmp_path / 'photo_denoised.jpg'}"]
@@ -392,12 +393,7 @@ def test_the_console_script_reports_a_bad_input_in_one_line_without_a_traceback(
     bad = tmp_path / "notes.png"
     bad.write_text("this is text, not a PNG\n")
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "litedenoise.cli", "denoise", str(bad), "--weights", str(weights)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = denoise_in_a_new_process(bad, weights)
 
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr

@@ -224,6 +224,7 @@ def denoise(
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
     integer = image.dtype == np.uint8 or image.dtype == np.uint16
+    scale = float(np.iinfo(image.dtype).max) if integer else 1.0
     if not integer and not np.issubdtype(image.dtype, np.floating):
         raise LiteDenoiseError(f"unsupported image dtype {image.dtype}: use uint8, uint16 or float")
     if not integer and (not np.isfinite(image).all() or image.min() < 0.0 or image.max() > 1.0):
@@ -238,14 +239,14 @@ def denoise(
     rgb = pixels.reshape(*image.shape[:2], 1).expand(-1, -1, 3) if grey else pixels[..., :3]
     tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
     if integer:
-        tensor.div_(float(np.iinfo(image.dtype).max))
+        tensor.div_(scale)
     result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16, tta=tta)
     del tensor
     result = result[0].permute(1, 2, 0)
     if grey:
         result = result.mean(dim=2).reshape(image.shape)
     if integer:
-        result = result.clamp_(0.0, 1.0).mul_(float(np.iinfo(image.dtype).max)).round_()
+        result = result.clamp_(0.0, 1.0).mul_(scale).round_()
     output = np.empty_like(image)
     if image.ndim == 3 and image.shape[2] == 4:
         output[..., :3] = result.numpy()
