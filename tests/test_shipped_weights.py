@@ -42,10 +42,10 @@ def test_the_shipped_student_file_is_at_most_8_mb_and_names_its_licence(student)
 
 
 def test_the_committed_teacher_checkpoint_loads_in_fp32_with_provenance_and_denoises():
-    # weights/: the one-session teacher that the next session continues with --init (docs/model-card.md)
-    teacher = load_model(REPO / "weights" / "teacher-w32-4750.safetensors")
+    # weights/: the CPU-session teacher that the next session continues with --init (docs/model-card.md)
+    teacher = load_model(REPO / "weights" / "teacher-w32-6450.safetensors")
     assert type(teacher).__name__ == "TeacherNet" and teacher.width == 32
-    assert teacher.metadata["params"] == "10406854" and teacher.metadata["step"] == "1700" and "teacher-w32-3050" in teacher.metadata["init"]
+    assert teacher.metadata["params"] == "10406854" and teacher.metadata["step"] == "1700" and "teacher-w32-4750" in teacher.metadata["init"]
     assert all(parameter.dtype == torch.float32 for parameter in teacher.parameters())
     for key in ("data", "recipe", "val_psnr", "licence"):
         assert teacher.metadata.get(key), key
