@@ -1,8 +1,8 @@
 """The one inference path: pad, tile, run, stitch, crop.
 
 Every caller (``denoise``, evaluation, validation during training, export checks) goes through
-``denoise_tensor``, with an ``nn.Module`` or a ``runtimes.Backend`` (ONNX Runtime, LiteRT,
-PyTorch bf16). Tiles start and end on multiples of the model's size multiple and overlap by
+``run_tiles``, by way of ``denoise`` (numpy images) or ``denoise_tensor`` (float tensors), with an
+``nn.Module`` or a ``runtimes.Backend`` (ONNX Runtime, LiteRT, PyTorch bf16). Tiles start and end on multiples of the model's size multiple and overlap by
 at least its receptive-field radius, and each output pixel is taken from a tile in which it lies
 at least that far from any cut edge. The network therefore sees, for every pixel it keeps, exactly
 the context it would see on the whole image, so tiled output equals untiled output (up to float
@@ -149,15 +149,43 @@ def denoise_tensor(
     """
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
+    backend = _as_backend(model, bf16)
+    if tta:
+        return dihedral_mean(lambda turned: denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
+    output = torch.empty_like(image)
+
+    def keep(rows: slice, cols: slice, result: torch.Tensor) -> None:
+        output[..., rows, cols] = result
+
+    run_tiles(image, backend, keep, tile=tile, memory_budget_mb=memory_budget_mb)
+    return output
+
+
+def _as_backend(model: nn.Module | Backend, bf16: bool) -> Backend:
+    if isinstance(model, Backend) and bf16:
+        raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
+    return model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
+
+
+def run_tiles(
+    image: torch.Tensor,
+    backend: Backend,
+    keep: Callable[[slice, slice, torch.Tensor], None],
+    *,
+    tile: int | None = None,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    scale: float = 1.0,
+) -> None:
+    """Run ``backend`` over the tiles of an NCHW ``image`` and hand each tile's kept output to
+    ``keep(rows, cols, result)``, in image coordinates (``denoise_tensor`` says how tiles are sized).
+
+    The image may be of any dtype and memory layout: each tile is converted to float32 on its
+    own and divided by ``scale``, so an 8-bit photo is never held in float as a whole.
+    """
     if not (0 < memory_budget_mb < math.inf):
         raise LiteDenoiseError(f"the memory budget must be a number of MB above 0, got {memory_budget_mb}")
     if tile is not None and not (isinstance(tile, numbers.Integral) and tile > 0):
         raise LiteDenoiseError(f"the tile side must be a whole number of pixels above 0, got {tile!r}")
-    if isinstance(model, Backend) and bf16:
-        raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
-    backend = model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)
-    if tta:
-        return dihedral_mean(lambda turned: denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
     height, width = image.shape[-2:]
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:
@@ -167,13 +195,18 @@ def denoise_tensor(
     cols = padded_indices(width, multiple, fixed[1] if fixed else 0)
     # the memory budget is per network and precision: a PyTorch backend's module, else the fallback
     tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb, bf16=getattr(backend, "bf16", False))
-    output = torch.empty_like(image)
     for t in plan_tiles(len(rows), len(cols), tile_size, radius, multiple, fixed=fixed is not None):
         window = _window(image, rows[t.top : t.top + t.height], cols[t.left : t.left + t.width])
-        result = backend(window)
+        if window.dtype != torch.float32:
+            # a new tile, in the NHWC order TorchBackend runs (no second copy there), scaled in place
+            window = window.to(torch.float32, memory_format=torch.channels_last)
+            window.div_(scale)
+        elif scale != 1.0:
+            window = window / scale
+        result = backend(window).to(torch.float32)
         bottom, right = min(t.keep_bottom, height), min(t.keep_right, width)
-        output[..., t.keep_top : bottom, t.keep_left : right] = result[..., t.keep_top - t.top : bottom - t.top, t.keep_left - t.left : right - t.left]
-    return output
+        kept = result[..., t.keep_top - t.top : bottom - t.top, t.keep_left - t.left : right - t.left]
+        keep(slice(t.keep_top, bottom), slice(t.keep_left, right), kept)
 
 
 def _window(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -220,6 +253,8 @@ def denoise(
     ``tta`` is its x8 self-ensemble).
     uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
     is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
+    Without ``tta`` the image is never copied whole: each tile is converted on its own and its
+    result written into the output.
     """
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
@@ -230,27 +265,34 @@ def denoise(
     if not integer and (not np.isfinite(image).all() or image.min() < 0.0 or image.max() > 1.0):
         raise LiteDenoiseError("float images must be finite and lie in [0, 1]")
 
-    # one float32 copy of the image in and one out, both in its own HxWxC order: a big photo needs
-    # little memory beyond the tiles' budget
+    # the image is converted to float one tile at a time (the x8 self-ensemble excepted) and each
+    # tile's result is written straight into the output array: a big photo needs little memory
+    # beyond its own pixels, the result's and the tiles' budget
     with warnings.catch_warnings():  # a decoded image is often read-only; it is only ever read here
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         pixels = torch.from_numpy(np.ascontiguousarray(image))
     grey = image.ndim == 2 or image.shape[2] == 1
     rgb = pixels.reshape(*image.shape[:2], 1).expand(-1, -1, 3) if grey else pixels[..., :3]
-    tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
-    if integer:
-        tensor.div_(scale)
-    result = denoise_tensor(tensor, model, tile=tile, memory_budget_mb=memory_budget_mb, bf16=bf16, tta=tta)
-    del tensor
-    result = result[0].permute(1, 2, 0)
-    if grey:
-        result = result.mean(dim=2).reshape(image.shape)
-    if integer:
-        result = result.clamp_(0.0, 1.0).mul_(scale).round_()
     output = np.empty_like(image)
-    if image.ndim == 3 and image.shape[2] == 4:
-        output[..., :3] = result.numpy()
-        output[..., 3] = image[..., 3]
+    target = torch.from_numpy(output)
+    target = target.reshape(image.shape[:2]) if grey else target[..., :3]
+
+    def keep(rows: slice, cols: slice, result: torch.Tensor) -> None:
+        result = result[0].permute(1, 2, 0)
+        if grey:
+            result = result.mean(dim=2)
+        if integer:
+            result = result.clamp(0.0, 1.0).mul_(scale).round_()
+        target[rows, cols] = result
+
+    backend = _as_backend(model, bf16)
+    if tta:
+        tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
+        if integer:
+            tensor.div_(scale)
+        keep(slice(None), slice(None), denoise_tensor(tensor, backend, tile=tile, memory_budget_mb=memory_budget_mb, tta=True))
     else:
-        output[...] = result.numpy()
+        run_tiles(rgb.permute(2, 0, 1)[None], backend, keep, tile=tile, memory_budget_mb=memory_budget_mb, scale=scale)
+    if image.ndim == 3 and image.shape[2] == 4:
+        output[..., 3] = image[..., 3]
     return output

@@ -77,7 +77,12 @@ class TorchBackend(Backend):
     @torch.no_grad()
     def __call__(self, tile: torch.Tensor) -> torch.Tensor:
         device = tile.device  # the result goes back where the tile came from
-        tile = tile.to(self.device).contiguous(memory_format=torch.channels_last)
+        tile = tile.to(self.device)
+        batch, channels, height, width = tile.shape
+        if tile.stride() != (channels * height * width, 1, width * channels, channels):
+            # not .contiguous(): with a batch of one it keeps whatever stride the batch axis has,
+            # and the student ran 1.5x slower on such a tile (docs/foundation.md)
+            tile = torch.empty_like(tile, memory_format=torch.channels_last).copy_(tile)
         previous_threads = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
