@@ -240,6 +240,23 @@ def test_a_text_file_is_reported_as_not_an_image(tmp_path):
     assert "not an image" in raises_for_file(path, read_image, path)
 
 
+@pytest.mark.parametrize(
+    "pixels, samples",
+    [
+        (np.full((20, 24, 3), 0.5, np.float32), "32-bit floating-point"),  # Pillow cannot open it at all
+        (np.full((20, 24, 3), 0.5, np.float16), "16-bit floating-point"),
+        (np.full((20, 24), 0.5, np.float32), "32-bit floating-point"),  # Pillow opens it, as mode F
+        (np.full((20, 24), 70_000, np.int32), "32-bit integer"),
+    ],
+    ids=["rgb-float32", "rgb-float16", "grey-float32", "grey-int32"],
+)
+def test_a_tiff_of_samples_we_do_not_read_says_what_they_are(tmp_path, pixels, samples):
+    path = tmp_path / "linear.tif"
+    tifffile.imwrite(path, pixels)
+    message = raises_for_file(path, read_image, path)
+    assert f"has {samples} samples" in message and "damaged" not in message
+
+
 @pytest.mark.parametrize("progressive", [False, True])
 def test_a_truncated_jpeg_is_reported_even_if_pillow_was_told_to_accept_them(
     tmp_path, monkeypatch, progressive

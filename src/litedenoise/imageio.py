@@ -291,8 +291,31 @@ def _unreadable_message(path: Path) -> str:
         return f"cannot read {path}: HEIC/HEIF needs the pillow-heif package (pip install pillow-heif)"
     if suffix == ".avif" and not features.check("avif"):
         return f"cannot read {path}: this Pillow has no AVIF support (Pillow 11.2+ wheels have it)"
+    if suffix in (".tif", ".tiff"):
+        samples = _unsupported_tiff_samples(path)
+        if samples:
+            return _unsupported_samples_message(path, samples)
     known = ", ".join(sorted(SUPPORTED_SUFFIXES))
     return f"{path} is not an image file that can be read, or is damaged (supported: {known})"
+
+
+_TIFF_SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}
+
+
+def _unsupported_tiff_samples(path: Path) -> str | None:
+    """What a TIFF that Pillow cannot open holds, e.g. "32-bit floating-point", if that is why; None
+    for a TIFF of 8- or 16-bit unsigned samples (so damaged) or a file tifffile cannot parse either."""
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages[0]
+            bits, kind = page.bitspersample, _TIFF_SAMPLE_KINDS.get(int(page.sampleformat), "other")
+    except Exception:  # not a TIFF after all, or a damaged one
+        return None
+    return None if bits in (8, 16) and kind == "unsigned integer" else f"{bits}-bit {kind}"
+
+
+def _unsupported_samples_message(path: Path, samples: str) -> str:
+    return f"{path} has {samples} samples, which litedenoise does not read: save it with 8- or 16-bit integer samples (PNG or TIFF)"
 
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int, min_side: int) -> None:
@@ -372,7 +395,8 @@ def _pixels_from_pillow(path: Path, image: Image.Image) -> np.ndarray:
     if image.mode == "I" and pixels.size and pixels.min() >= 0 and pixels.max() <= 65535:
         is_16bit = True  # some decoders hand 16-bit grey over as 32-bit integers
     if not is_16bit:
-        raise LiteDenoiseError(f"{path}: {image.mode} pixels are not supported, only 8 or 16 bits")
+        samples = {"F": "32-bit floating-point", "I": "32-bit integer"}.get(image.mode, f"Pillow mode {image.mode}")
+        raise LiteDenoiseError(_unsupported_samples_message(path, samples))
     return pixels.astype(np.uint16)
 
 
