@@ -183,6 +183,27 @@ def test_an_existing_output_is_kept_byte_identical_without_the_overwrite_flag(tm
     assert "--overwrite" in line and str(existing) in line
 
 
+def test_two_inputs_bound_for_one_output_are_refused_before_anything_is_written(tmp_path, denoise, capsys):
+    for folder in ("day1", "day2"):
+        (tmp_path / folder).mkdir()
+        save_8bit(tmp_path / folder / "photo.png", random_pixels())
+    output = tmp_path / "out"
+
+    assert denoise(tmp_path / "day1" / "photo.png", tmp_path / "day2" / "photo.png", "-o", output, "--overwrite") == 1
+
+    [line] = error_lines(capsys.readouterr().err)
+    assert "would both be written to" in line and not output.exists()
+
+
+def test_an_input_named_twice_is_denoised_once(tmp_path, denoise, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+
+    assert denoise(source, tmp_path / "." / "photo.png", "-o", tmp_path / "out") == 0
+
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["photo_denoised.png"]
+    assert error_lines(capsys.readouterr().err) == []
+
+
 def test_an_existing_output_is_replaced_with_the_overwrite_flag(tmp_path, denoise):
     source = save_8bit(tmp_path / "photo.png", random_pixels(32, 40))
     existing = tmp_path / "photo_denoised.png"

@@ -70,13 +70,16 @@ def test_unpaired_mismatched_and_unreadable_inputs_are_skipped_by_name_and_the_r
     Image.fromarray(np.zeros((24, 20, 3), np.uint8)).save(pairs / "clean" / "small.png")
     (pairs / "noisy" / "broken.png").write_bytes(b"not a png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(pairs / "clean" / "broken.png")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(pairs / "noisy" / "mixed.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pairs / "clean" / "mixed.png")
     assert main(["eval", str(pairs), "--baseline", "identity", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["identity"]["n"] == 3
     assert "skipped noisy/lonely.png: no partner" in captured.err
     assert "skipped small: noisy is 20x20, clean 20x24" in captured.err
     assert "skipped broken:" in captured.err
-    assert "skipped 3 of 6 inputs; evaluating the other 3" in captured.err
+    assert "skipped mixed: noisy is colour, clean grey" in captured.err
+    assert "skipped 4 of 7 inputs; evaluating the other 3" in captured.err
     assert "Traceback" not in captured.err
 
 

@@ -199,6 +199,12 @@ def test_uint8_result_matches_the_tensor_path_rounded(tiny_student):
     assert np.array_equal(denoise(image, tiny_student), expected)
 
 
+@pytest.mark.parametrize("bad", [np.zeros((0, 64, 3), np.uint8), np.zeros((0, 0), np.uint8), [[0.5, 0.5]]], ids=["no-rows", "empty", "list"])
+def test_an_empty_image_or_one_that_is_not_an_array_is_refused(bad, tiny_student):
+    with pytest.raises(LiteDenoiseError, match="expected"):
+        denoise(bad, tiny_student)
+
+
 @pytest.mark.parametrize("bad", [np.full((8, 8, 3), 1.5, np.float32), np.full((8, 8, 3), np.nan, np.float32)])
 def test_float_images_outside_the_unit_range_are_refused(bad, tiny_student):
     with pytest.raises(LiteDenoiseError, match=r"\[0, 1\]"):

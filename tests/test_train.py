@@ -193,6 +193,57 @@ def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path,
     assert torch.load(run / loop.CHECKPOINT_NAME, weights_only=True)["step"] == 6
 
 
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("litedenoise: error:")]
+    return line
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["stages=[{crop_size: 64"], "override 'stages=[{crop_size: 64' is not valid YAML"),
+        (["stages=[{crop_size: 17, batch_size: 2, steps: 1}]"], "crop_size must be a multiple of 16 for the student, got 17"),
+        (["model=teacher"], "model=teacher contradicts litedenoise train student"),
+    ],
+    ids=["broken-yaml", "crop-17", "model-override"],
+)
+def test_the_train_command_refuses_a_bad_override_in_one_line_and_makes_no_run_folder(tmp_path, data_root, capsys, extra, message):
+    from litedenoise.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "student", "--run-dir", str(run), "--data", str(data_root), *extra]) == 1
+    assert message in _one_line_error(capsys) and not run.exists()
+
+
+def test_a_run_is_resumed_only_as_what_it_is_from_its_own_folder(tmp_path, data_root, capsys):
+    from litedenoise.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(config_to_yaml(tiny_config()))
+    resume = ["--resume", str(run), "--data", str(data_root)]
+    assert main(["train", "teacher", *resume]) == 1
+    assert f"{run} is a student run: resume it with litedenoise train student --resume {run}" in _one_line_error(capsys)
+    assert main(["train", "student", *resume, "--run-dir", str(tmp_path / "other")]) == 1
+    assert "leave out --recipe and --run-dir" in _one_line_error(capsys)
+    assert main(["train", "student", "--resume", str(tmp_path / "missing"), "--data", str(data_root)]) == 1
+    assert "no such run folder" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("content", [b"\x80\x02 not a whole checkpoint", None], ids=["truncated", "another-dict"])
+def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(tmp_path, data_root, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    if content is None:
+        torch.save({"weights": torch.zeros(2)}, run / loop.CHECKPOINT_NAME)
+    else:
+        (run / loop.CHECKPOINT_NAME).write_bytes(content)
+    with pytest.raises(LiteDenoiseError, match="is damaged or not a checkpoint of this student run"):
+        loop.train(tiny_config(), run, data_root, resume=True)
+
+
 def test_distillation_loss_weighs_teacher_nine_to_one_against_ground_truth_by_default():
     from litedenoise.train.losses import distillation_loss, pixel_loss
 
@@ -253,10 +304,18 @@ def test_init_weights_of_another_architecture_and_a_teacher_that_does_not_fit_th
     save_weights(wide, LiteDenoiseNet(width=4), {})
     with pytest.raises(LiteDenoiseError, match="width=4"):
         loop.train(tiny_config(init_weights=str(wide)), tmp_path / "a", data_root)
-    teacher = tmp_path / "teacher.safetensors"
-    save_weights(teacher, TeacherNet(width=2), {})
-    with pytest.raises(LiteDenoiseError, match="multiples of 8"):
-        loop.train(tiny_config(teacher_weights=str(teacher), crop_size=36), tmp_path / "b", data_root)
+    from litedenoise.train.teachers import check_teacher
+
+    coarse = TeacherNet(width=2)
+    coarse.size_multiple = 32  # a network of the user's that downsamples five times
+    with pytest.raises(LiteDenoiseError, match="multiples of 32"):
+        check_teacher(coarse, [48], "coarse")
+
+
+@pytest.mark.parametrize("model, crop_size, multiple", [("student", 24, 16), ("teacher", 36, 8)])
+def test_a_crop_the_network_cannot_take_is_refused_before_any_run_folder_exists(model, crop_size, multiple):
+    with pytest.raises(LiteDenoiseError, match=f"crop_size must be a multiple of {multiple} for the {model}, got {crop_size}"):
+        tiny_config(model=model, crop_size=crop_size)
 
 
 def _two_stage_config():

@@ -45,6 +45,19 @@ def _output_path(source: Path, output: Path | None, single_input: bool) -> Path:
     return output / name
 
 
+def _refuse_shared_outputs(sources: list[Path], output: Path | None, single: bool) -> None:
+    """Before any work: two inputs whose denoised copies would have the same path (a.png from two
+    folders into one -o folder) would overwrite one another, or fail half-way."""
+    first_source: dict[Path, Path] = {}
+    for source in sources:
+        destination = _output_path(source, output, single).resolve()
+        if destination in first_source:
+            raise LiteDenoiseError(
+                f"{first_source[destination]} and {source} would both be written to {destination}: give them separate output folders"
+            )
+        first_source[destination] = source
+
+
 def denoise_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -58,11 +71,15 @@ def denoise_command(args: argparse.Namespace) -> int:
     runtime = args.runtime or runtime_for_file(weights) or default_runtime()
     if args.device == "cuda" and runtime not in TORCH_RUNTIMES:
         raise LiteDenoiseError(f"--device cuda is for the PyTorch runtimes ({', '.join(TORCH_RUNTIMES)}), not {runtime}")
-    sources = _expand_inputs(args.inputs)
+    unique: dict[Path, Path] = {}
+    for source in _expand_inputs(args.inputs):
+        unique.setdefault(source.resolve(), source)  # an input named twice is denoised once
+    sources = list(unique.values())
     if not sources:
         raise LiteDenoiseError("no images found in the given inputs")
     output = Path(args.output) if args.output else None
     single = len(sources) == 1
+    _refuse_shared_outputs(sources, output, single)
     if output is not None and not (single and output.suffix):
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -113,7 +130,14 @@ def train_command(args: argparse.Namespace) -> int:
         overrides.append(f"init_weights={args.init}")
     if args.resume:
         run_dir = Path(args.resume)
+        if args.recipe or args.run_dir:
+            raise LiteDenoiseError(f"--resume continues {run_dir} with its own recipe and folder: leave out --recipe and --run-dir")
+        if not run_dir.is_dir():
+            raise LiteDenoiseError(f"--resume {run_dir}: no such run folder")
         recipe = run_dir / "config.yaml"
+        saved_model = load_recipe(recipe).model
+        if saved_model != args.model:
+            raise LiteDenoiseError(f"{run_dir} is a {saved_model} run: resume it with litedenoise train {saved_model} --resume {run_dir}")
         config = load_recipe(recipe, overrides)
     else:
         if args.run_dir is None:
@@ -122,6 +146,8 @@ def train_command(args: argparse.Namespace) -> int:
         if (run_dir / "last.pt").exists():
             raise LiteDenoiseError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
         config = load_recipe(args.recipe, overrides, section=args.model)
+    if config.model != args.model:
+        raise LiteDenoiseError(f"model={config.model} contradicts litedenoise train {args.model}: use litedenoise train {config.model}")
     best = train(config, run_dir, data_root(args.data), resume=bool(args.resume))
     print(f"best weights: {best}")
     return 0

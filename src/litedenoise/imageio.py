@@ -183,7 +183,11 @@ def read_rgb_uint8(path: str | Path) -> np.ndarray:
 
     Grey is repeated into three channels, alpha is dropped, 16-bit values are rounded to 8 bits.
     """
-    pixels = read_image(path).pixels
+    return as_rgb_uint8(read_image(path).pixels)
+
+
+def as_rgb_uint8(pixels: np.ndarray) -> np.ndarray:
+    """``read_image``'s pixels as ``read_rgb_uint8`` gives them."""
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
     return np.ascontiguousarray(_to_uint8(pixels[:, :, :3]))

@@ -256,7 +256,9 @@ def denoise(
     Without ``tta`` the image is never copied whole: each tile is converted on its own and its
     result written into the output.
     """
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+    if not isinstance(image, np.ndarray):
+        raise LiteDenoiseError(f"expected a numpy array, got {type(image).__name__}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)) or image.size == 0:
         raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
     integer = image.dtype == np.uint8 or image.dtype == np.uint16
     scale = float(np.iinfo(image.dtype).max) if integer else 1.0

@@ -13,6 +13,7 @@ import yaml
 from litedenoise.data.camera_noise import EVALUATION_NOISE_LEVELS, CameraNoiseRange
 from litedenoise.data.real_noise import TRANSPLANT_LEVELS
 from litedenoise.errors import LiteDenoiseError
+from litedenoise.models import LiteDenoiseNet, TeacherNet
 from litedenoise.train.losses import PIXEL_LOSSES
 
 
@@ -108,6 +109,10 @@ class TrainConfig:
             raise LiteDenoiseError(f"val_noise_levels must be among {', '.join(EVALUATION_NOISE_LEVELS)}; got {', '.join(unknown)}")
         if not self.stages:
             raise LiteDenoiseError("stages must list at least one stage")
+        multiple = (TeacherNet if self.model == "teacher" else LiteDenoiseNet).size_multiple
+        for stage in self.stages:
+            if stage.crop_size % multiple:
+                raise LiteDenoiseError(f"stage crop_size must be a multiple of {multiple} for the {self.model}, got {stage.crop_size}")
         for name in ("val_every", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise LiteDenoiseError(f"{name} must be positive, got {getattr(self, name)}")
@@ -212,7 +217,10 @@ def load_recipe(path: str | Path | None, overrides: list[str] = (), section: str
         key, sep, text = override.partition("=")
         if not sep:
             raise LiteDenoiseError(f"override {override!r} must look like key=value")
-        values[key.strip()] = yaml.safe_load(text)
+        try:
+            values[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise LiteDenoiseError(f"override {override!r} is not valid YAML: {str(error).splitlines()[0]}") from None
     return make_config(values)
 
 

@@ -297,11 +297,14 @@ def _train(
     if resume:
         if not checkpoint_path.is_file():
             raise LiteDenoiseError(f"nothing to resume: {checkpoint_path} not found")
-        state = torch.load(checkpoint_path, weights_only=True, map_location=processes.device)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        try:
+            state = torch.load(checkpoint_path, weights_only=True, map_location=processes.device)
+            model.load_state_dict(state["model"])
+            ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        except Exception as error:  # truncated, another program's file, another network's state
+            raise LiteDenoiseError(f"{checkpoint_path} is damaged or not a checkpoint of this {config.model} run: {str(error).splitlines()[0][:200]}") from None
         if "torch_rng" in state:  # absent in checkpoints from before exact resume
             torch.set_rng_state(state["torch_rng"].cpu())
         step, best_psnr = int(state["step"]), float(state["best_psnr"])
