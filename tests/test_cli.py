@@ -195,6 +195,41 @@ def test_two_inputs_bound_for_one_output_are_refused_before_anything_is_written(
     assert "would both be written to" in line and not output.exists()
 
 
+def test_a_folder_denoised_in_place_twice_leaves_its_earlier_outputs_out(tmp_path, denoise, capsys):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    save_8bit(folder / "photo.png", random_pixels())
+    assert denoise(folder) == 0
+    capsys.readouterr()
+
+    assert denoise(folder) == 1  # photo_denoised.png exists: refused as before, and nothing else is tried
+
+    err = capsys.readouterr().err
+    assert "leaving out 1 earlier output(s) named *_denoised" in err and "photo_denoised_denoised" not in err
+    assert sorted(path.name for path in folder.iterdir()) == ["photo.png", "photo_denoised.png"]
+
+
+@pytest.mark.parametrize("command", ["denoise", "report"])
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, denoise, capsys, command):
+    sources = [save_8bit(tmp_path / name, random_pixels()) for name in ("a.png", "b.png")]
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    if command == "denoise":
+        assert denoise(*sources, "-o", taken) == 1
+    else:
+        assert main(["report", str(tmp_path), "--baseline", "identity", "-o", str(taken)]) == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert f"-o {taken}" in line and "not a folder" in line and taken.read_text() == "mine"
+
+
+def test_an_empty_weights_argument_is_a_usage_error_not_the_shipped_student(tmp_path, capsys):
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["denoise", str(source), "--weights", ""])
+    assert exit_info.value.code == 2 and "must name a file" in capsys.readouterr().err
+    assert not (tmp_path / "photo_denoised.png").exists()
+
+
 def test_an_input_named_twice_is_denoised_once(tmp_path, denoise, capsys):
     source = save_8bit(tmp_path / "photo.png", random_pixels())
 

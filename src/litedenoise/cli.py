@@ -17,8 +17,12 @@ DENOISED_SUFFIX = "_denoised"
 DEFAULT_MIN_SIDE = 16
 
 
-def _expand_inputs(patterns: list[str]) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns, in the order given."""
+def _expand_inputs(patterns: list[str], *, leave_out_outputs: bool = False) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns, in the order given.
+
+    ``leave_out_outputs``: a folder's files named NAME_denoised are taken for earlier outputs
+    (denoising beside the inputs puts them there) and left out, with a note on stderr.
+    """
     from litedenoise.imageio import image_files
 
     paths: list[Path] = []
@@ -29,7 +33,11 @@ def _expand_inputs(patterns: list[str]) -> list[Path]:
             raise LiteDenoiseError(f"no file matches {pattern!r}")
         for match in map(Path, matches):
             if match.is_dir():
-                paths.extend(image_files(match))
+                found = image_files(match)
+                outputs = [path for path in found if path.stem.endswith(DENOISED_SUFFIX)] if leave_out_outputs else []
+                if outputs:
+                    print(f"{match}: leaving out {len(outputs)} earlier output(s) named *{DENOISED_SUFFIX}; name such files to denoise them", file=sys.stderr)
+                paths.extend(path for path in found if path not in outputs)
             else:
                 paths.append(match)  # missing files are reported per file when read
     return paths
@@ -72,7 +80,7 @@ def denoise_command(args: argparse.Namespace) -> int:
     if args.device == "cuda" and runtime not in TORCH_RUNTIMES:
         raise LiteDenoiseError(f"--device cuda is for the PyTorch runtimes ({', '.join(TORCH_RUNTIMES)}), not {runtime}")
     unique: dict[Path, Path] = {}
-    for source in _expand_inputs(args.inputs):
+    for source in _expand_inputs(args.inputs, leave_out_outputs=args.output is None):
         unique.setdefault(source.resolve(), source)  # an input named twice is denoised once
     sources = list(unique.values())
     if not sources:
@@ -81,6 +89,8 @@ def denoise_command(args: argparse.Namespace) -> int:
     single = len(sources) == 1
     _refuse_shared_outputs(sources, output, single)
     if output is not None and not (single and output.suffix):
+        if output.exists() and not output.is_dir():
+            raise LiteDenoiseError(f"-o {output} exists and is not a folder; several inputs need a folder, one input a file name with a suffix")
         try:
             output.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -252,7 +262,9 @@ def report_command(args: argparse.Namespace) -> int:
     from litedenoise.report import REPORT_FILES, ComparisonCrops, write_report
 
     output = Path(args.output)
-    if not args.overwrite and any((output / name).exists() for name in REPORT_FILES):  # before the evaluation, not after it
+    if output.exists() and not output.is_dir():  # these checks come before the evaluation, not after it
+        raise LiteDenoiseError(f"-o {output} is not a folder: a report is a folder of files")
+    if not args.overwrite and any((output / name).exists() for name in REPORT_FILES):
         raise LiteDenoiseError(f"{output} already holds a report; use --overwrite to replace it")
     crops = ComparisonCrops(keep=args.crops)
     found, scores = _evaluation(args, on_image=crops if args.crops else None)
@@ -320,6 +332,13 @@ def positive_integer(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
     return int(text)
+
+
+def file_argument(text: str) -> str:
+    """A path that is not empty (an empty --weights used to mean the shipped student, silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file, not an empty string")
+    return text
 
 
 def count(text: str) -> int:
@@ -473,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     denoise.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input as NAME_denoised.EXT")
     denoise.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped weights to use")
-    denoise.add_argument("--weights", help="a .safetensors weights file (overrides --model), or an exported .onnx / .tflite file")
+    denoise.add_argument("--weights", type=file_argument, help="a .safetensors weights file (overrides --model), or an exported .onnx / .tflite file")
     denoise.add_argument(
         "--runtime",
         metavar="RUNTIME",
@@ -497,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="denoise a sample photo (and a real PolyU pair) and report PSNR")
     demo.add_argument("-o", "--output", default="out/demo", help="folder for the demo's images (rewritten each run)")
     demo.add_argument("--data", help="data folder with polyu/ (default: $LITEDENOISE_DATA; skipped if unset)")
-    demo.add_argument("--weights", help="a .safetensors weights file instead of the shipped student")
+    demo.add_argument("--weights", type=file_argument, help="a .safetensors weights file instead of the shipped student")
     demo.set_defaults(handler=demo_command)
 
     evaluate = commands.add_parser("eval", help="PSNR/SSIM of networks and classical baselines on noisy/clean pairs, whole images")
@@ -552,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     default_size = "x".join(map(str, DEFAULT_SIZE))
     export.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="HxW", help=f"input height x width (default: {default_size})")
     export.add_argument("--layout", choices=list(LAYOUTS), help="input/output layout (default: nhwc for TFLite; ONNX is nchw only)")
-    export.add_argument("--weights", help="a .safetensors weights file (overrides the shipped student)")
+    export.add_argument("--weights", type=file_argument, help="a .safetensors weights file (overrides the shipped student)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     export.add_argument("--calibration", metavar="DIR", help="int8/a16w8: folder of images to calibrate on (default: the PolyU train crops in the data folder)")
     export.add_argument("--data", metavar="DIR", help="int8/a16w8: data folder holding polyu/ (default: $LITEDENOISE_DATA)")
@@ -585,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="latency of the full inference path per runtime and image size, with a roofline", description=f"Defaults: {defaults}."
     )
     bench.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped student, or a randomly initialised teacher")
-    bench.add_argument("--weights", help="a .safetensors weights file of that architecture")
+    bench.add_argument("--weights", type=file_argument, help="a .safetensors weights file of that architecture")
     bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME", help=f"any of {' '.join(BENCH_RUNTIMES)}")
     bench.add_argument("--sizes", nargs="+", type=parse_size, metavar="HxW", help="image sizes; ONNX/TFLite are exported at the first and tile the others")
     bench.add_argument("--runs", type=int, help="timed runs per row")

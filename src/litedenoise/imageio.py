@@ -326,7 +326,7 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int, min_side: 
     if width * height > max_pixels:
         raise LiteDenoiseError(
             f"{path} is {width}x{height} = {width * height:,} pixels, more than the limit of "
-            f"{max_pixels:,}; raise max_pixels if you trust this file"
+            f"{max_pixels:,}; raise the limit (--max-pixels; max_pixels= in Python) if you trust this file"
         )
     if min(width, height) < min_side:
         raise LiteDenoiseError(
