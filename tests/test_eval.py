@@ -63,6 +63,13 @@ def test_a_perfect_output_gets_the_capped_psnr_and_says_so(tmp_path, capsys):
     assert f"1 of 1 images are identical to the reference; their PSNR is capped at {PSNR_CAP:g} dB" in out
 
 
+def test_the_data_folder_without_a_split_says_to_choose_one(data_root, capsys):
+    (data_root / "polyu").mkdir()
+    (data_root / "polyu" / "split.json").write_text("{}")
+    assert main(["eval", str(data_root), "--baseline", "identity"]) == 1
+    assert "choose a PolyU set with --split" in capsys.readouterr().err
+
+
 def test_unpaired_mismatched_and_unreadable_inputs_are_skipped_by_name_and_the_rest_is_scored(tmp_path, data_root, capsys):
     pairs = data_root / "pairs"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(pairs / "noisy" / "lonely.png")

@@ -10,7 +10,7 @@ from litedenoise.bench import forward_working_bytes_in_new_process
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.infer import denoise, denoise_tensor, pad_to_multiple, plan_tiles, tile_side_for_budget
 from litedenoise.models import LiteDenoiseNet, TeacherNet
-from litedenoise.runtimes import cpu_has_native_bf16, load_backend
+from litedenoise.runtimes import Backend, cpu_has_native_bf16, load_backend
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +203,28 @@ def test_uint8_result_matches_the_tensor_path_rounded(tiny_student):
 def test_an_empty_image_or_one_that_is_not_an_array_is_refused(bad, tiny_student):
     with pytest.raises(LiteDenoiseError, match="expected"):
         denoise(bad, tiny_student)
+
+
+class _StaticCopy(Backend):  # a static-shape file's contract, without the file
+    name, size_multiple, receptive_field_radius, fixed_size = "small.onnx", 16, 140, (64, 64)
+
+    def __call__(self, tile):
+        return tile.clone()
+
+
+@pytest.mark.parametrize(
+    "model, tile, message, one_tile",
+    [
+        (_StaticCopy(), None, "small.onnx runs 64x64 tiles only: too small to cut this 96x128 image into tiles; this network needs 304 or more", (48, 64)),
+        (None, 17, "tile 17: too small to cut this 96x128 image into tiles; this network needs 304 or more", (16, 16)),
+    ],
+    ids=["static-file", "tile-17"],
+)
+def test_a_tile_too_small_to_cut_the_image_is_refused_by_the_size_given(model, tile, message, one_tile, tiny_student):
+    with pytest.raises(LiteDenoiseError) as error:
+        denoise_tensor(torch.rand(1, 3, 96, 128), model or tiny_student, tile=tile)
+    assert message in str(error.value)
+    assert denoise_tensor(torch.rand(1, 3, *one_tile), model or tiny_student, tile=tile).shape == (1, 3, *one_tile)  # one tile: fine
 
 
 @pytest.mark.parametrize("bad", [np.full((8, 8, 3), 1.5, np.float32), np.full((8, 8, 3), np.nan, np.float32)])

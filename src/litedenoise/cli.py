@@ -363,6 +363,7 @@ def _checked_model(weights: str, architecture: str):
 def export_command(args: argparse.Namespace) -> int:
     from litedenoise.export.convert import export_model
     from litedenoise.export.file_audit import audit_file
+    from litedenoise.infer import smallest_tile
 
     model = _checked_model(args.weights or args.model, args.model)
     path = export_model(
@@ -381,6 +382,10 @@ def export_command(args: argparse.Namespace) -> int:
     audit = audit_file(path)
     print(audit.render())
     print(f"wrote {path}")
+    smallest = smallest_tile(model)
+    if min(args.size) < smallest:  # a file this small runs whole images of its size, but cannot tile larger ones
+        height, width = args.size
+        print(f"note: {path.name} denoises images of up to {height}x{width}; larger ones need a file of {smallest}x{smallest} or more", file=sys.stderr)
     if audit.ok or args.model == "teacher":  # the teacher is not meant for NPUs: its violations are for information
         return 0
     print("litedenoise: error: the exported student uses operations outside the NPU allowlist (see above)", file=sys.stderr)

@@ -82,6 +82,8 @@ def load_pairs(folder: str | Path, *, split: str | None = None) -> EvalSet:
         pairs, skipped = polyu_pairs(folder, group, kind or "crops"), []
         description = f"PolyU {group}:{kind or 'crops'} ({folder})"
     else:
+        if (Path(folder) / "polyu" / "split.json").is_file():
+            raise LiteDenoiseError(f"{folder} is the shared data folder: choose a PolyU set with --split, e.g. --split val:crops")
         scan = scan_pairs(folder)
         pairs, skipped = scan.pairs, [f"{name}: no partner" for name in scan.unpaired]
         description = str(folder)

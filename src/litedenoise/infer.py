@@ -103,8 +103,13 @@ def tile_side_for_budget(model: nn.Module, memory_budget_mb: float, *, bf16: boo
     measured = getattr(model, "working_bytes_per_pixel", None)
     bytes_per_pixel = measured(bf16) if measured else FALLBACK_WORKING_BYTES_PER_PIXEL
     side = int(math.sqrt(memory_budget_mb * 2**20 / bytes_per_pixel))
-    minimum = 2 * _round_up(model.receptive_field_radius, model.size_multiple) + model.size_multiple
-    return max(side // model.size_multiple * model.size_multiple, minimum)
+    return max(side // model.size_multiple * model.size_multiple, smallest_tile(model))
+
+
+def smallest_tile(model: nn.Module | Backend) -> int:
+    """The smallest tile side that can be cut from a larger image: the context each kept pixel
+    needs on both sides, plus one size multiple to keep."""
+    return 2 * _round_up(model.receptive_field_radius, model.size_multiple) + model.size_multiple
 
 
 def padded_indices(side: int, multiple: int, minimum: int = 0) -> torch.Tensor:
@@ -195,6 +200,13 @@ def run_tiles(
     cols = padded_indices(width, multiple, fixed[1] if fixed else 0)
     # the memory budget is per network and precision: a PyTorch backend's module, else the fallback
     tile_size = fixed or tile or tile_side_for_budget(getattr(backend, "model", backend), memory_budget_mb, bf16=getattr(backend, "bf16", False))
+    tile_height, tile_width = (tile_size, tile_size) if isinstance(tile_size, int) else tile_size
+    smallest = smallest_tile(backend)
+    if (len(rows) > tile_height and tile_height < smallest) or (len(cols) > tile_width and tile_width < smallest):
+        given = f"{backend.name} runs {tile_height}x{tile_width} tiles only" if fixed else f"tile {tile_height}"
+        raise LiteDenoiseError(
+            f"{given}: too small to cut this {height}x{width} image into tiles; this network needs {smallest} or more ({radius} pixels of context on each side)"
+        )
     for t in plan_tiles(len(rows), len(cols), tile_size, radius, multiple, fixed=fixed is not None):
         window = _window(image, rows[t.top : t.top + t.height], cols[t.left : t.left + t.width])
         if window.dtype != torch.float32:
