@@ -174,6 +174,7 @@ def test_the_cpu_distillation_recipe_grows_its_crops_and_validates_on_full_image
 def test_a_crop_larger_than_every_training_image_is_refused_before_training(tmp_path, data_root):
     with pytest.raises(LiteDenoiseError, match="stage 0: crop_size 128 is larger than every image"):
         loop.train(tiny_config(crop_size=128), tmp_path / "run", data_root)
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path, data_root):
@@ -304,6 +305,7 @@ def test_init_weights_of_another_architecture_and_a_teacher_that_does_not_fit_th
     save_weights(wide, LiteDenoiseNet(width=4), {})
     with pytest.raises(LiteDenoiseError, match="width=4"):
         loop.train(tiny_config(init_weights=str(wide)), tmp_path / "a", data_root)
+    assert not (tmp_path / "a").exists()  # a refused run leaves no folder behind
     from litedenoise.train.teachers import check_teacher
 
     coarse = TeacherNet(width=2)

@@ -273,8 +273,6 @@ def _train(
     config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, processes: distributed.Processes, teacher_module: torch.nn.Module | None
 ) -> Path:
     main_process = processes.is_main
-    if main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = initial_model(config)
     if teacher_module is not None:
@@ -316,8 +314,9 @@ def _train(
 
     datasets = stage_datasets(config, data_root, announce=main_process)
     if main_process:
-        (run_dir / "config.yaml").write_text(config_to_yaml(config))
         val_sets = validation_sets(config, data_root)
+        run_dir.mkdir(parents=True, exist_ok=True)  # only now: a run refused above leaves no folder behind
+        (run_dir / "config.yaml").write_text(config_to_yaml(config))
         log_file = (run_dir / "log.csv").open("a", newline="")
         log = csv.writer(log_file)
         if not resume:
