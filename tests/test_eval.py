@@ -63,6 +63,11 @@ def test_a_perfect_output_gets_the_capped_psnr_and_says_so(tmp_path, capsys):
     assert f"1 of 1 images are identical to the reference; their PSNR is capped at {PSNR_CAP:g} dB" in out
 
 
+def test_a_mistyped_model_path_is_reported_before_the_data_is_read(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nowhere"), "--model", str(tmp_path / "mine.safetensors")]) == 1
+    assert f"--model {tmp_path / 'mine.safetensors'}: no such file" in capsys.readouterr().err
+
+
 def test_the_data_folder_without_a_split_says_to_choose_one(data_root, capsys):
     (data_root / "polyu").mkdir()
     (data_root / "polyu" / "split.json").write_text("{}")

@@ -182,20 +182,24 @@ def _evaluation(args: argparse.Namespace, on_image=None):
     from tqdm import tqdm
 
     from litedenoise.evaluate import build_methods, load_pairs, load_synthetic, score_methods
+    from litedenoise.weights import SHIPPED_WEIGHTS
 
     if args.noise and args.split:
         raise LiteDenoiseError("--noise makes a synthetic set from a folder of clean images; it does not combine with --split")
     if args.precision != "fp32" and args.runtime not in ("onnx", "tflite"):
         raise LiteDenoiseError(f"--precision {args.precision} is for --runtime onnx or tflite")
+    chosen = bool(args.model or args.baseline)
+    models = args.model or ([] if chosen else ["student"])
+    baselines = args.baseline or ([] if chosen else ["identity"])
+    for source in models:  # a mistyped path is reported before the data is read, not after
+        if source not in SHIPPED_WEIGHTS and not Path(source).is_file():
+            raise LiteDenoiseError(f"--model {source}: no such file, and not a shipped name ({', '.join(SHIPPED_WEIGHTS)})")
     found = load_synthetic(args.data_dir, args.noise, seed=args.seed) if args.noise else load_pairs(args.data_dir, split=args.split)
     for line in found.skipped:
         print(f"skipped {line}", file=sys.stderr)
     if found.skipped:
         total = len(found.images) + len(found.skipped)
         print(f"skipped {len(found.skipped)} of {total} inputs; evaluating the other {len(found.images)}", file=sys.stderr)
-    chosen = bool(args.model or args.baseline)
-    models = args.model or ([] if chosen else ["student"])
-    baselines = args.baseline or ([] if chosen else ["identity"])
     methods = build_methods(
         models,
         baselines,
