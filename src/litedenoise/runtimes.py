@@ -78,7 +78,7 @@ class TorchBackend(Backend):
     def __call__(self, tile: torch.Tensor) -> torch.Tensor:
         device = tile.device  # the result goes back where the tile came from
         tile = tile.to(self.device)
-        batch, channels, height, width = tile.shape
+        _, channels, height, width = tile.shape
         if tile.stride() != (channels * height * width, 1, width * channels, channels):
             # not .contiguous(): with a batch of one it keeps whatever stride the batch axis has,
             # and the student ran 1.5x slower on such a tile (docs/foundation.md)
