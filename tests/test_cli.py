@@ -16,7 +16,6 @@ from safetensors.torch import save_file
 
 from litedenoise.cli import main
 from litedenoise.models.student import LiteDenoiseNet
-from litedenoise.weights import save_weights
 
 
 @pytest.fixture
@@ -392,10 +391,15 @@ def test_device_cuda_without_cuda_gives_a_one_line_error(tmp_path, denoise, caps
     assert not (tmp_path / "photo_denoised.png").exists()
 
 
-def weights_with_a_false_width(folder):
-    path = folder / "false_width.safetensors"
-    save_weights(path, LiteDenoiseNet(width=2), {"width": "4"})
+def student_file_claiming_width(path, width):
+    """A width-2 student's tensors under metadata that says another width (save_weights refuses to write one)."""
+    state = {key: value.contiguous() for key, value in LiteDenoiseNet(width=2).state_dict().items()}
+    save_file(state, str(path), metadata={"architecture": "LiteDenoiseNet", "width": width})
     return path
+
+
+def weights_with_a_false_width(folder):
+    return student_file_claiming_width(folder / "false_width.safetensors", "4")
 
 
 def weights_of_unrelated_tensors(folder):
@@ -418,8 +422,7 @@ def test_weights_whose_tensors_do_not_fit_give_a_one_line_error(tmp_path, capsys
 
 def test_weights_with_an_odd_width_in_their_metadata_give_a_one_line_error(tmp_path, capsys):
     source = save_8bit(tmp_path / "photo.png", random_pixels())
-    bad_weights = tmp_path / "odd.safetensors"
-    save_weights(bad_weights, LiteDenoiseNet(width=2), {"width": "3"})
+    bad_weights = student_file_claiming_width(tmp_path / "odd.safetensors", "3")
 
     assert main(["denoise", str(source), "--weights", str(bad_weights)]) == 1
 
@@ -456,3 +459,16 @@ def test_the_console_script_reports_a_bad_input_in_one_line_without_a_traceback(
     [line] = error_lines(completed.stderr)
     assert str(bad) in line
     assert_only_expected_lines(completed.stderr)
+
+
+def test_demo_refuses_an_output_that_is_a_file_and_a_data_folder_without_polyu_before_any_work(tmp_path, capsys, monkeypatch):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(["demo", "-o", str(taken)]) == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert "cannot make the output folder" in line and taken.read_text() == "mine"
+
+    monkeypatch.setenv("LITEDENOISE_DATA", str(tmp_path))
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert f"$LITEDENOISE_DATA {tmp_path} holds no PolyU pairs" in line and not (tmp_path / "demo").exists()

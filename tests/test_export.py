@@ -474,3 +474,16 @@ def test_the_onnx_audit_flags_float_compute_outside_qdq_pairs(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
     violations = {(v.operator, v.reason) for v in audit_file(path).violations}
     assert violations == {("Relu", allowlist.FLOAT_COMPUTE_OUTSIDE_QDQ)}
+
+
+@pytest.mark.parametrize("content", [b"", None], ids=["empty-file", "model-without-graph"])
+def test_an_onnx_file_without_operators_fails_the_audit(tmp_path, capsys, content):
+    import onnx
+
+    path = tmp_path / "hollow.onnx"
+    if content is None:
+        onnx.save(onnx.ModelProto(), str(path))
+    else:
+        path.write_bytes(content)
+    assert main(["audit", str(path)]) == 1  # it passed as "all 0 operators are on the NPU allowlist"
+    assert "holds no operators" in capsys.readouterr().err

@@ -205,6 +205,13 @@ def test_an_empty_image_or_one_that_is_not_an_array_is_refused(bad, tiny_student
         denoise(bad, tiny_student)
 
 
+def test_a_model_given_by_name_or_an_integer_tensor_is_refused(tiny_student):
+    with pytest.raises(LiteDenoiseError, match="not str: see litedenoise.load_model"):
+        denoise(np.zeros((16, 16, 3), np.uint8), "student")
+    with pytest.raises(ValueError, match="float tensor"):  # it came back as a uint8 tensor of 0s and 1s
+        denoise_tensor(torch.full((1, 3, 16, 16), 255, dtype=torch.uint8), tiny_student)
+
+
 class _StaticCopy(Backend):  # a static-shape file's contract, without the file
     name, size_multiple, receptive_field_radius, fixed_size = "small.onnx", 16, 140, (64, 64)
 

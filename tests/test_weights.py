@@ -72,3 +72,20 @@ def test_interpolation_refuses_networks_of_different_shapes_and_fractions_outsid
         interpolate_models(LiteDenoiseNet(width=4), LiteDenoiseNet(width=8), 0.5)
     with pytest.raises(LiteDenoiseError, match="fraction"):
         interpolate_models(LiteDenoiseNet(width=4), LiteDenoiseNet(width=4), 1.5)
+
+
+@pytest.mark.parametrize(
+    "target, options, message",
+    [
+        ("w.safetensors", {"dtype": torch.int8}, "float type"),
+        ("w.safetensors", {"metadata": {"architecture": "TeacherNet"}}, "metadata architecture=TeacherNet contradicts the network"),
+        (".", {}, "it is a folder"),
+        ("missing/w.safetensors", {}, "no folder"),
+    ],
+    ids=["int8", "reserved-key", "folder", "no-parent"],
+)
+def test_save_weights_refuses_what_would_write_a_wrong_file_and_leaves_nothing(tmp_path, target, options, message):
+    path = tmp_path / target
+    with pytest.raises(LiteDenoiseError, match=message):
+        save_weights(path, LiteDenoiseNet(width=2), options.get("metadata", {}), **({"dtype": options["dtype"]} if "dtype" in options else {}))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []

@@ -171,6 +171,9 @@ def demo_command(args: argparse.Namespace) -> int:
     from litedenoise.weights import load_model
 
     folder = args.data or os.environ.get(DATA_ENV_VAR)
+    if folder and not (Path(folder) / "polyu" / "split.json").is_file():
+        named = "--data" if args.data else f"${DATA_ENV_VAR}"
+        raise LiteDenoiseError(f"{named} {folder} holds no PolyU pairs (polyu/split.json): name the shared data folder, or unset it to skip the PolyU case")
     model = load_model(args.weights or "student")
     print(f"model: {args.weights or 'shipped student'} ({model.metadata.get('architecture')}, {model.metadata.get('params')} parameters)")
     run_demo(model, args.output, data_root(folder) if folder else None)

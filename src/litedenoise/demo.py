@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from litedenoise.data.camera_noise import evaluation_noise
+from litedenoise.errors import LiteDenoiseError
 from litedenoise.imageio import read_rgb_uint8, write_image
 from litedenoise.infer import denoise
 from litedenoise.metrics import psnr, ssim
@@ -69,7 +70,10 @@ def run_case(name: str, noisy: np.ndarray, clean: np.ndarray, model, output_dir:
 def run_demo(model, output_dir: str | Path, data_folder: Path | None) -> dict[str, dict[str, float]]:
     """Run the synthetic case and, with ``data_folder``, the first PolyU val full-size pair."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LiteDenoiseError(f"cannot make the output folder {output_dir}: {error.strerror}") from None
     results = {"synthetic": run_case("synthetic", *synthetic_example(), model, output_dir)}
     if data_folder is not None:
         from litedenoise.data.paired import polyu_pairs

@@ -152,8 +152,9 @@ def denoise_tensor(
     ``tta`` is the x8 self-ensemble: the mean of the outputs for the 8 flips and 90-degree
     rotations, each undone (8x the time).
     """
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise ValueError(f"expected an Nx3xHxW tensor, got shape {tuple(image.shape)}")
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 3 or not image.is_floating_point():
+        got = f"a {image.dtype} tensor of shape {tuple(image.shape)}" if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"expected an Nx3xHxW float tensor in [0, 1], got {got}")
     backend = _as_backend(model, bf16)
     if tta:
         return dihedral_mean(lambda turned: denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
@@ -167,6 +168,8 @@ def denoise_tensor(
 
 
 def _as_backend(model: nn.Module | Backend, bf16: bool) -> Backend:
+    if not isinstance(model, (nn.Module, Backend)):
+        raise LiteDenoiseError(f"model must be a network (nn.Module) or a runtimes.Backend, not {type(model).__name__}: see litedenoise.load_model")
     if isinstance(model, Backend) and bf16:
         raise ValueError(f"bf16 is for an nn.Module, not the backend {model.name}: use load_backend('torch-bf16', ...)")
     return model if isinstance(model, Backend) else TorchBackend(model, bf16=bf16)

@@ -43,17 +43,23 @@ def save_weights(path: str | Path, model: nn.Module, metadata: dict[str, str], d
 
     ``load_model`` reads a float16 file back into an fp32 network (half the file, for a teacher kept as an init).
     """
-    state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
-    full_metadata = {
-        "architecture": type(model).__name__,
-        "width": str(model.width),
-        "params": str(parameter_count(model)),
-        **{key: str(value) for key, value in metadata.items()},
-    }
+    if not dtype.is_floating_point:
+        raise LiteDenoiseError(f"weights are stored as a float type (float32, float16, bfloat16), not {dtype}")
+    own = {"architecture": type(model).__name__, "width": str(model.width), "params": str(parameter_count(model))}
+    contradicted = sorted(key for key in own.keys() & metadata.keys() if str(metadata[key]) != own[key])
+    if contradicted:
+        given = ", ".join(f"{key}={metadata[key]}" for key in contradicted)
+        raise LiteDenoiseError(f"metadata {given} contradicts the network ({', '.join(f'{key}={own[key]}' for key in contradicted)})")
     path = Path(path)
+    if path.is_dir() or not path.parent.is_dir():
+        raise LiteDenoiseError(f"cannot write {path}: " + ("it is a folder" if path.is_dir() else f"no folder {path.parent}"))
+    state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
     temporary = path.with_name(path.name + ".tmp")
-    save_file(state, str(temporary), metadata=full_metadata)
-    temporary.replace(path)
+    try:
+        save_file(state, str(temporary), metadata={**own, **{key: str(value) for key, value in metadata.items()}})
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

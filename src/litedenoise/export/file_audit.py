@@ -84,10 +84,14 @@ def audit_file(path: str | Path) -> FileAudit:
     except OSError as error:
         raise LiteDenoiseError(f"cannot read {path}: {error.strerror or error}") from None
     if data[4:8] == TFLITE_IDENTIFIER:
-        return _audit_tflite(path, data)
-    if path.suffix.lower() == ".onnx":
-        return _audit_onnx(path, data)
-    raise LiteDenoiseError(f"{path}: neither a TFLite flatbuffer nor an .onnx file")
+        audit = _audit_tflite(path, data)
+    elif path.suffix.lower() == ".onnx":
+        audit = _audit_onnx(path, data)
+    else:
+        raise LiteDenoiseError(f"{path}: neither a TFLite flatbuffer nor an .onnx file")
+    if not audit.operators:  # an empty protobuf parses as an ONNX model with no graph
+        raise LiteDenoiseError(f"{path}: holds no operators, so it is not an exported network")
+    return audit
 
 
 class _Rows:

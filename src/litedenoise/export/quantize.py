@@ -111,7 +111,8 @@ def _default_calibration_images(data: str | Path | None) -> list[Path]:
         return [pair.noisy for pair in resolve_pair_set(DEFAULT_CALIBRATION_SET, data_root(data))]
     except LiteDenoiseError as error:
         raise LiteDenoiseError(
-            f"integer export calibrates on images: give a calibration folder (--calibration DIR) or a data folder with polyu/ ({error})"
+            "integer export calibrates on images: give a calibration folder (export --calibration DIR) "
+            f"or a data folder with polyu/ (--data, $LITEDENOISE_DATA) ({error})"
         ) from None
 
 
