@@ -166,12 +166,12 @@ def train_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     import os
 
-    from litedenoise.data.paired import DATA_ENV_VAR, data_root
+    from litedenoise.data.paired import DATA_ENV_VAR, data_root, holds_polyu
     from litedenoise.demo import run_demo
     from litedenoise.weights import load_model
 
     folder = args.data or os.environ.get(DATA_ENV_VAR)
-    if folder and not (Path(folder) / "polyu" / "split.json").is_file():
+    if folder and not holds_polyu(folder):
         named = "--data" if args.data else f"${DATA_ENV_VAR}"
         raise LiteDenoiseError(f"{named} {folder} holds no PolyU pairs (polyu/split.json): name the shared data folder, or unset it to skip the PolyU case")
     model = load_model(args.weights or "student")

@@ -75,14 +75,14 @@ def load_pairs(folder: str | Path, *, split: str | None = None) -> EvalSet:
     Images without a partner, unreadable images and pairs of different sizes are skipped and
     listed in ``skipped``; no image left is an error.
     """
-    from litedenoise.data.paired import polyu_pairs, scan_pairs
+    from litedenoise.data.paired import holds_polyu, polyu_pairs, scan_pairs
 
     if split:
         group, _, kind = split.partition(":")
         pairs, skipped = polyu_pairs(folder, group, kind or "crops"), []
         description = f"PolyU {group}:{kind or 'crops'} ({folder})"
     else:
-        if (Path(folder) / "polyu" / "split.json").is_file():
+        if holds_polyu(folder):
             raise LiteDenoiseError(f"{folder} is the shared data folder: choose a PolyU set with --split, e.g. --split val:crops")
         scan = scan_pairs(folder)
         pairs, skipped = scan.pairs, [f"{name}: no partner" for name in scan.unpaired]

@@ -139,13 +139,18 @@ def data_root(explicit: str | Path | None = None) -> Path:
     return root
 
 
+def holds_polyu(root: str | Path) -> bool:
+    """Whether ``root`` is a data folder with PolyU's pairs and their split, as the shared one is."""
+    return (Path(root) / "polyu" / "split.json").is_file()
+
+
 def polyu_pairs(root: str | Path, group: str, kind: str = "crops") -> list[ImagePair]:
     """PolyU pairs of one split group (train, val, unseen_camera) and kind (crops, full)."""
     if group not in POLYU_GROUPS or kind not in POLYU_KINDS:
         raise LiteDenoiseError(f"PolyU group must be one of {POLYU_GROUPS} and kind one of {POLYU_KINDS}")
     polyu = Path(root) / "polyu"
     split_file = polyu / "split.json"
-    if not split_file.is_file():
+    if not holds_polyu(root):
         raise LiteDenoiseError(f"{split_file} not found: is {root} the shared data folder?")
     split = json.loads(split_file.read_text())
     return find_pairs(polyu / kind, split[group][kind])
