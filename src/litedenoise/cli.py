@@ -53,17 +53,18 @@ def _output_path(source: Path, output: Path | None, single_input: bool) -> Path:
     return output / name
 
 
-def _refuse_shared_outputs(sources: list[Path], output: Path | None, single: bool) -> None:
-    """Before any work: two inputs whose denoised copies would have the same path (a.png from two
-    folders into one -o folder) would overwrite one another, or fail half-way."""
+def _planned_outputs(sources: list[Path], output: Path | None, single: bool) -> dict[Path, Path]:
+    """Each input's output path, refused before any work where two inputs would share one (a.png
+    from two folders into one -o folder: they would overwrite one another, or fail half-way)."""
     first_source: dict[Path, Path] = {}
+    destinations: dict[Path, Path] = {}
     for source in sources:
-        destination = _output_path(source, output, single).resolve()
-        if destination in first_source:
-            raise LiteDenoiseError(
-                f"{first_source[destination]} and {source} would both be written to {destination}: give them separate output folders"
-            )
-        first_source[destination] = source
+        destinations[source] = _output_path(source, output, single)
+        resolved = destinations[source].resolve()
+        if resolved in first_source:
+            raise LiteDenoiseError(f"{first_source[resolved]} and {source} would both be written to {resolved}: give them separate output folders")
+        first_source[resolved] = source
+    return destinations
 
 
 def denoise_command(args: argparse.Namespace) -> int:
@@ -87,7 +88,7 @@ def denoise_command(args: argparse.Namespace) -> int:
         raise LiteDenoiseError("no images found in the given inputs")
     output = Path(args.output) if args.output else None
     single = len(sources) == 1
-    _refuse_shared_outputs(sources, output, single)
+    destinations = _planned_outputs(sources, output, single)
     if output is not None and not (single and output.suffix):
         if output.exists() and not output.is_dir():
             raise LiteDenoiseError(f"-o {output} exists and is not a folder; several inputs need a folder, one input a file name with a suffix")
@@ -110,7 +111,7 @@ def denoise_command(args: argparse.Namespace) -> int:
 
     failures = 0
     for source in tqdm(sources, desc="denoise", unit="image", disable=single or not sys.stderr.isatty()):
-        destination = _output_path(source, output, single)
+        destination = destinations[source]
         try:
             if destination.resolve() == source.resolve():
                 raise LiteDenoiseError(f"{destination} is the input itself; choose another output")
