@@ -11,7 +11,7 @@ import numpy as np
 import png  # pypng, to write and inspect 16-bit colour PNG independently of litedenoise
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 from safetensors.torch import save_file
 
 from litedenoise.cli import main
@@ -101,6 +101,22 @@ def test_output_option_with_a_missing_folder_creates_it_and_writes_each_result_t
     assert load(folder / "first_denoised.png")[1].shape == (32, 40, 3)
     with Image.open(folder / "second_denoised.jpg") as image:
         assert image.format == "JPEG" and image.size == (48, 24)
+
+
+def test_a_jpeg_keeps_its_chroma_subsampling_and_quality_sets_the_output_jpeg(tmp_path, denoise):
+    pixels = random_pixels(48, 64, seed=3)
+    full_chroma = save_8bit(tmp_path / "full.jpg", pixels, quality=95, subsampling=0)
+    half_chroma = save_8bit(tmp_path / "half.jpg", pixels, quality=95, subsampling=2)
+
+    assert denoise(full_chroma, half_chroma, "-o", tmp_path / "q95") == 0
+    assert denoise(full_chroma, "-o", tmp_path / "q40.jpg", "--quality", "40") == 0
+
+    samplings = {}
+    for name in ("q95/full_denoised.jpg", "q95/half_denoised.jpg", "q40.jpg"):
+        with Image.open(tmp_path / name) as image:
+            samplings[name] = JpegImagePlugin.get_sampling(image)
+    assert samplings == {"q95/full_denoised.jpg": 0, "q95/half_denoised.jpg": 2, "q40.jpg": 0}
+    assert (tmp_path / "q40.jpg").stat().st_size < (tmp_path / "q95" / "full_denoised.jpg").stat().st_size
 
 
 def test_a_folder_input_is_expanded_to_the_images_inside_it(tmp_path, denoise):
@@ -366,7 +382,8 @@ def test_a_tile_too_small_for_the_receptive_field_gives_a_one_line_error(tmp_pat
 
 @pytest.mark.parametrize(
     "option, value",
-    [("--memory-mb", "0"), ("--memory-mb", "-5"), ("--memory-mb", "nan"), ("--memory-mb", "inf"), ("--tile", "0"), ("--tile", "-16"), ("--max-pixels", "-1")],
+    [("--memory-mb", "0"), ("--memory-mb", "-5"), ("--memory-mb", "nan"), ("--memory-mb", "inf"), ("--tile", "0"), ("--tile", "-16"), ("--max-pixels", "-1"),
+     ("--quality", "0"), ("--quality", "101"), ("--quality", "high")],
 )
 def test_a_number_out_of_range_is_refused_in_one_line_before_any_work(tmp_path, denoise, capsys, option, value):
     source = save_8bit(tmp_path / "photo.png", random_pixels())

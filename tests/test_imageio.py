@@ -7,7 +7,7 @@ import numpy as np
 import png
 import pytest
 import tifffile
-from PIL import ExifTags, Image, ImageCms, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageOps, JpegImagePlugin
 
 from litedenoise import imageio
 from litedenoise.errors import LiteDenoiseError
@@ -73,6 +73,25 @@ def test_jpeg_round_trip_is_close_and_reports_its_format(tmp_path):
     loaded = read_image(tmp_path / "a.jpg")
     assert loaded.source_format == "JPEG" and loaded.pixels.shape == pixels.shape
     assert np.abs(loaded.pixels.astype(int) - pixels).mean() < 3
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+def test_a_jpeg_written_like_a_jpeg_keeps_its_chroma_subsampling(tmp_path, subsampling):
+    Image.fromarray(gradient()).save(tmp_path / "in.jpg", quality=90, subsampling=subsampling)
+    loaded = read_image(tmp_path / "in.jpg")
+    assert loaded.jpeg_subsampling == subsampling
+
+    write_image(tmp_path / "out.jpg", loaded.pixels, like=loaded)
+    write_image(tmp_path / "plain.jpg", loaded.pixels)
+    with Image.open(tmp_path / "out.jpg") as out, Image.open(tmp_path / "plain.jpg") as plain:
+        assert (JpegImagePlugin.get_sampling(out), JpegImagePlugin.get_sampling(plain)) == (subsampling, 2)
+
+
+@pytest.mark.parametrize("quality", [0, 101, 9.5, True, "95"])
+def test_write_refuses_a_jpeg_quality_outside_1_to_100(tmp_path, quality):
+    with pytest.raises(LiteDenoiseError, match="JPEG quality must be a whole number from 1 to 100"):
+        write_image(tmp_path / "a.jpg", gradient(), jpeg_quality=quality)
+    assert not (tmp_path / "a.jpg").exists()
 
 
 @pytest.mark.parametrize("name", ["rgb.png", "rgba.png", "grey.png", "rgb.tif", "rgba.tif", "grey.tif"])

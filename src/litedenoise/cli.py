@@ -119,7 +119,7 @@ def denoise_command(args: argparse.Namespace) -> int:
                 raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
             result = denoise(loaded.pixels, backend, tile=None if static else args.tile, memory_budget_mb=args.memory_mb)
-            write_image(destination, result, like=loaded, overwrite=args.overwrite)
+            write_image(destination, result, like=loaded, overwrite=args.overwrite, jpeg_quality=args.quality)
             tqdm.write(f"{source} -> {destination}", file=sys.stderr)
         except LiteDenoiseError as error:
             failures += 1
@@ -342,6 +342,13 @@ def positive_integer(text: str) -> int:
     return int(text)
 
 
+def jpeg_quality(text: str) -> int:
+    """A JPEG quality, 1 to 100."""
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, not {text!r}")
+    return int(text)
+
+
 def file_argument(text: str) -> str:
     """A path that is not empty (an empty --weights used to mean the shipped student, silently)."""
     if not text.strip():
@@ -522,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
     denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the PyTorch runtimes only")
     denoise.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    denoise.add_argument(
+        "--quality", type=jpeg_quality, default=95, help="JPEG, HEIF and AVIF outputs: quality 1-100 (default 95); a JPEG keeps its input's chroma subsampling"
+    )
     denoise.add_argument("--max-pixels", type=positive_integer, default=DEFAULT_MAX_PIXELS, help="refuse larger images (decompression-bomb guard)")
     denoise.add_argument("--min-side", type=positive_integer, default=DEFAULT_MIN_SIDE, help="refuse images with a shorter side")
     denoise.set_defaults(handler=denoise_command)

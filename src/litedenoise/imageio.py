@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import numbers
 import os
 import secrets
 import stat
@@ -22,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 import png  # pypng
 import tifffile
-from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageError, features
 
 from litedenoise.errors import LiteDenoiseError
 
@@ -95,12 +96,15 @@ class LoadedImage:
     ``pixels`` is HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16 as stored in the file
     (full range 0-255 or 0-65535). ``exif`` is the EXIF block as Pillow writes it (starting with
     ``b"Exif\\0\\0"``) with Orientation reset to 1, because the rotation is already in ``pixels``.
+    ``jpeg_subsampling`` is a JPEG's chroma subsampling as Pillow numbers it (0: 4:4:4, 1: 4:2:2,
+    2: 4:2:0), or None for other files and layouts Pillow cannot write.
     """
 
     pixels: np.ndarray
     exif: bytes | None
     icc_profile: bytes | None
     source_format: str
+    jpeg_subsampling: int | None = None
 
 
 def read_image(
@@ -151,10 +155,11 @@ def read_image(
         except Exception as error:  # decoders raise many exception types for damaged data
             raise LiteDenoiseError(f"{path} is damaged or truncated: {_one_line(error)}") from error
         exif, orientation = _exif_with_upright_orientation(image)
+        jpeg_subsampling = _jpeg_subsampling(image)
 
     if orientation in _UPRIGHT:
         pixels = np.ascontiguousarray(_UPRIGHT[orientation](pixels))
-    return LoadedImage(pixels, exif, icc_profile, source_format)
+    return LoadedImage(pixels, exif, icc_profile, source_format, jpeg_subsampling)
 
 
 def read_image_size(path: str | Path) -> tuple[int, int]:
@@ -208,13 +213,16 @@ def write_image(
     as RGB. WebP is written lossless; ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
 
     With ``like``, its EXIF and ICC profile are carried over where the format holds them (not BMP;
-    16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF). An ICC profile for a
+    16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF), and a JPEG written
+    from a JPEG keeps its chroma subsampling (else Pillow's 4:2:0). An ICC profile for a
     different colour space (grey vs RGB) than the output is dropped.
 
     The file appears complete or not at all (written beside it, then renamed). An existing file is
     replaced only with ``overwrite=True``. Problems raise LiteDenoiseError.
     """
     path = Path(path)
+    if isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, numbers.Integral) or not 1 <= jpeg_quality <= 100:
+        raise LiteDenoiseError(f"the JPEG quality must be a whole number from 1 to 100, got {jpeg_quality!r}")
     file_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if file_format is None:
         known = ", ".join(sorted(_FORMAT_BY_SUFFIX))
@@ -247,6 +255,8 @@ def write_image(
             _write_16bit_tiff(file, pixels, icc_profile)
         else:
             options = _pillow_save_options(file_format, jpeg_quality)
+            if file_format == "JPEG" and like is not None and like.jpeg_subsampling is not None:
+                options["subsampling"] = like.jpeg_subsampling
             if exif:
                 options["exif"] = exif
             if icc_profile:
@@ -413,6 +423,13 @@ def _load_all_or_fail(image: Image.Image) -> None:
         image.load()
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _jpeg_subsampling(image: Image.Image) -> int | None:
+    if image.format not in ("JPEG", "MPO") or image.mode not in ("RGB", "YCbCr"):
+        return None
+    sampling = JpegImagePlugin.get_sampling(image)
+    return sampling if sampling in (0, 1, 2) else None
 
 
 def _exif_with_upright_orientation(image: Image.Image) -> tuple[bytes | None, int]:
