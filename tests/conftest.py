@@ -14,6 +14,18 @@ def _seeded():
     yield
 
 
+@pytest.fixture(scope="session")
+def _export_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("export-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_export_cache(_export_cache, monkeypatch):
+    """Exports a test does not place itself (``denoise --runtime onnx``, ``eval --runtime tflite``)
+    go to a folder of the test session, never to the user's ~/.cache."""
+    monkeypatch.setenv("LITEDENOISE_CACHE", str(_export_cache))
+
+
 @pytest.fixture()
 def data_root(tmp_path):
     """A tiny training data folder: 3 noisy/clean pairs in pairs/ and one clean photo in photos/."""

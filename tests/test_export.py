@@ -28,8 +28,10 @@ from litedenoise.export.convert import export_model
 from litedenoise.export.file_audit import audit_file
 from litedenoise.export.quantize import calibration_crops
 from litedenoise.imageio import write_image
+from litedenoise.infer import denoise_tensor
 from litedenoise.models import LiteDenoiseNet, TeacherNet
-from litedenoise.weights import save_weights
+from litedenoise.runtimes import load_backend
+from litedenoise.weights import load_model, save_weights
 
 SIZE = (64, 64)
 CALIBRATION_SIZE = (32, 32)  # not SIZE: the int8 test carries the calibration across sizes
@@ -178,6 +180,8 @@ def test_dynamic_shapes_and_non_nearest_resize_are_flagged(tmp_path):
         ({"precision": "a16w8", "format": "onnx"}, "a16w8 export is TFLite only"),
         ({"calibration": "photos"}, "calibration images .* are for int8 and a16w8 exports, not fp32"),
         ({"precision": "int8", "calibration_size": (40, 40)}, "calibration size 40x40 is not a multiple of 16"),
+        ({"any_size": True}, "any-size export is ONNX fp32 or fp16 only, not tflite fp32"),
+        ({"any_size": True, "format": "onnx", "precision": "int8"}, "any-size export is ONNX fp32 or fp16 only, not onnx int8"),
     ],
 )
 def test_bad_export_options_give_one_line_errors_and_write_nothing(student, tmp_path, options, message):
@@ -223,6 +227,21 @@ def test_cli_export_writes_and_audits_the_student(weights, tmp_path, capsys):
     # 64 px is less than the context a tile needs on both sides: such a file cannot tile a larger image
     assert "note: student.onnx denoises images of up to 64x64; larger ones need a file of 304x304 or more" in printed.err
     assert main(["audit", str(output)]) == 0
+
+
+def test_cli_any_size_onnx_export_is_flagged_for_npus_but_succeeds_and_runs_any_size(weights, tmp_path, capsys):
+    output = tmp_path / "student.onnx"
+    code = main(["export", "student", "--weights", str(weights / "student.safetensors"), "--size", "64x64", "--any-size", "-o", str(output)])
+    printed = capsys.readouterr()
+    assert code == 0 and "dynamic shape" in printed.out and "NOT NPU-ready" in printed.out
+    assert "note: student.onnx is for ONNX Runtime on a PC; for an NPU export at a fixed --size" in printed.err
+    assert "denoises images of up to" not in printed.err  # --size was only the example traced
+    model = load_model(weights / "student.safetensors")
+    image = torch.rand(1, 3, 48, 80)  # neither 64x64 nor a multiple of 16: run_tiles pads it
+    output_image = denoise_tensor(image, load_backend("onnx", output, threads=1))
+    assert output_image.shape == image.shape
+    assert (output_image - denoise_tensor(image, model)).abs().max() < 1e-5
+    assert main(["audit", str(output)]) == 1
 
 
 def test_cli_export_lists_the_teachers_violations_but_succeeds_and_audit_fails_on_them(weights, tmp_path, capsys):

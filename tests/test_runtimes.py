@@ -107,9 +107,11 @@ def test_the_cache_key_follows_the_weights_precision_and_size(student, tmp_path,
         cached_export(student, "tflite", "fp16", TILE, tmp_path),
         cached_export(student, "tflite", "fp32", (384, 384), tmp_path),
         cached_export(student, "onnx", "fp32", TILE, tmp_path),
+        cached_export(student, "onnx", "fp32", None, tmp_path),
     }
-    assert len(exports) == 5 and len(paths | {first}) == 5
-    assert exports[-1]["layout"] == "nchw" and exports[0]["layout"] == "nhwc"
+    assert len(exports) == 6 and len(paths | {first}) == 6
+    assert exports[-2]["layout"] == "nchw" and exports[0]["layout"] == "nhwc"
+    assert exports[-1]["any_size"] and exports[-1]["size"] == (128, 128) and not exports[-2]["any_size"]
 
 
 def test_an_exported_file_loads_with_its_own_shape_and_layout(backends):
@@ -117,6 +119,38 @@ def test_an_exported_file_loads_with_its_own_shape_and_layout(backends):
         backend = load_backend(runtime, backends[runtime].path, threads=1)
         assert backend.fixed_size == TILE and backend.nhwc == layout
         assert backend.size_multiple == 16 and backend.receptive_field_radius == 140
+
+
+@pytest.fixture(scope="module")
+def any_size_onnx(student, tmp_path_factory):
+    """The student as an ONNX file of free height and width (its own cache: the fixed-size tests count theirs)."""
+    return load_backend("onnx", student, threads=1, cache_dir=tmp_path_factory.mktemp("any-size-cache"))
+
+
+def test_onnx_without_a_tile_size_takes_any_size_and_tiles_by_the_memory_budget(any_size_onnx, student):
+    backend = any_size_onnx
+    assert backend.fixed_size is None and "-fp32-anysize-nchw-" in backend.path.name and backend.name.endswith("any size")
+    # PyTorch's working-memory figure for the network, scaled to ONNX Runtime's: the tile side follows from it
+    assert backend.working_bytes_per_pixel() == round(1.45 * student.working_bytes_per_pixel(False))
+    image = torch.rand(1, 3, 397, 501)  # pads to 400x512; tiles of 320 (the smallest is 304): 3 x 3 of them
+    assert (denoise_tensor(image, backend, tile=320) - untiled(student, image)).abs().max() < 1e-5
+    small = torch.rand(1, 3, 100, 150)  # one tile, padded to 112x160 only: no fixed size to fill
+    assert (denoise_tensor(small, backend) - untiled(student, small)).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="multiples of 16"):
+        backend(torch.rand(1, 3, 100, 160))
+
+
+def test_an_any_size_onnx_file_loads_as_any_size_and_bad_free_axes_are_refused(any_size_onnx, tmp_path):
+    from litedenoise.runtimes import _onnx_shape
+
+    loaded = load_backend("onnx", any_size_onnx.path, threads=1)
+    assert loaded.fixed_size is None and loaded.size_multiple == 16
+    assert not hasattr(loaded, "working_bytes_per_pixel")  # a file alone: run_tiles falls back to its generous figure
+    assert _onnx_shape(tmp_path, [1, 3, "16*rows", "16*cols"]) == (1, 3, None, None)
+    assert _onnx_shape(tmp_path, [1, None, None, 3]) == (1, None, None, 3)
+    for shape in ([1, 3, 384, "cols"], ["batch", 3, "rows", "cols"], [1, 3, 0, 448]):
+        with pytest.raises(LiteDenoiseError, match="neither fixed nor free in height and width only"):
+            _onnx_shape(tmp_path, shape)
 
 
 def test_torch_is_pytorch_fp32_and_torch_bf16_is_close_to_it(student):
@@ -233,3 +267,20 @@ def test_the_default_runtime_is_bf16_only_where_the_cpu_computes_it_natively(mon
 
     monkeypatch.setattr(litedenoise.runtimes, "cpu_flags", lambda: flags)
     assert litedenoise.runtimes.default_runtime() == expected
+
+
+def test_cli_runtime_onnx_exports_an_any_size_file_once_and_tiles_by_tile(weights, student, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LITEDENOISE_CACHE", str(tmp_path / "cache"))
+    source = photo(tmp_path, 330, 350)
+    for run in range(2):
+        assert main(["denoise", str(source), "--weights", str(weights), "--runtime", "onnx", "--tile", "320", "--threads", "1", "--overwrite"]) == 0
+        notice = [line for line in capsys.readouterr().err.splitlines() if line.startswith("exporting")]
+        assert notice == ([f"exporting LiteDenoiseNet for onnx fp32 at any size, once: cached in {tmp_path / 'cache'}"] if run == 0 else [])
+    [exported] = (tmp_path / "cache").iterdir()
+    assert "-fp32-anysize-nchw-" in exported.name  # --tile sized the tiles, not the file
+    with Image.open(tmp_path / "photo_denoised.png") as result:
+        pixels = np.asarray(result).astype(np.float32) / 255
+    with Image.open(source) as image:
+        tensor = torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy()).float()[None] / 255
+    expected = untiled(student, tensor)[0].numpy().transpose(1, 2, 0)
+    assert np.abs(pixels - expected).max() <= 0.5 / 255 + 1e-5

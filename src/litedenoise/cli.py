@@ -73,7 +73,7 @@ def denoise_command(args: argparse.Namespace) -> int:
 
     from litedenoise.imageio import read_image, write_image
     from litedenoise.infer import denoise
-    from litedenoise.runtimes import TORCH_RUNTIMES, default_runtime, load_backend, runtime_for_file
+    from litedenoise.runtimes import ANY_SIZE_PRECISIONS, TORCH_RUNTIMES, default_runtime, load_backend, runtime_for_file
     from litedenoise.weights import load_model
 
     weights = args.weights or args.model
@@ -98,13 +98,16 @@ def denoise_command(args: argparse.Namespace) -> int:
             raise LiteDenoiseError(f"cannot create output folder {output}: {error.strerror}") from None
     if args.device == "cuda" and not torch.cuda.is_available():
         raise LiteDenoiseError("--device cuda asked for, but PyTorch sees no CUDA device")
-    static = runtime not in TORCH_RUNTIMES  # an exported file: --tile is its size, fixed once exported
-    on_device = not static and not runtime_for_file(weights)  # PyTorch weights go onto --device; the rest load_backend reads
+    precision = args.precision or "fp32"
+    file_given = runtime_for_file(weights) is not None
+    # tflite and integer onnx files are exported at the tile size; onnx fp32/fp16 for any size
+    exported_at_tile = runtime == "tflite" or (runtime == "onnx" and precision not in ANY_SIZE_PRECISIONS)
+    on_device = runtime in TORCH_RUNTIMES and not file_given  # PyTorch weights go onto --device; the rest load_backend reads
     backend = load_backend(
         runtime,
         load_model(weights).to(args.device) if on_device else weights,
-        precision=args.precision or "fp32",
-        tile_size=(args.tile, args.tile) if static and args.tile else None,
+        precision=precision,
+        tile_size=(args.tile, args.tile) if args.tile and (exported_at_tile or file_given) else None,
         threads=args.threads,
         data=Path(args.data) if args.data else None,
     )
@@ -118,7 +121,7 @@ def denoise_command(args: argparse.Namespace) -> int:
             if destination.exists() and not args.overwrite:
                 raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
-            result = denoise(loaded.pixels, backend, tile=None if static else args.tile, memory_budget_mb=args.memory_mb)
+            result = denoise(loaded.pixels, backend, tile=args.tile, memory_budget_mb=args.memory_mb)
             write_image(destination, result, like=loaded, overwrite=args.overwrite, jpeg_quality=args.quality)
             tqdm.write(f"{source} -> {destination}", file=sys.stderr)
         except LiteDenoiseError as error:
@@ -393,15 +396,19 @@ def export_command(args: argparse.Namespace) -> int:
         calibration_size=args.calibration_size,
         calibration_images=args.calibration_images,
         data=args.data,
+        any_size=args.any_size,
     )
     audit = audit_file(path)
     print(audit.render())
     print(f"wrote {path}")
     smallest = smallest_tile(model)
-    if min(args.size) < smallest:  # a file this small runs whole images of its size, but cannot tile larger ones
+    if min(args.size) < smallest and not args.any_size:  # a file this small runs whole images of its size, but cannot tile larger ones
         height, width = args.size
         print(f"note: {path.name} denoises images of up to {height}x{width}; larger ones need a file of {smallest}x{smallest} or more", file=sys.stderr)
     if audit.ok or args.model == "teacher":  # the teacher is not meant for NPUs: its violations are for information
+        return 0
+    if args.any_size:  # asked for a PC file: the audit says why it is not an NPU one
+        print(f"note: {path.name} is for ONNX Runtime on a PC; for an NPU export at a fixed --size", file=sys.stderr)
         return 0
     print("litedenoise: error: the exported student uses operations outside the NPU allowlist (see above)", file=sys.stderr)
     return 1
@@ -489,7 +496,10 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", choices=list(RUNTIMES), default="torch", help="runtime for the networks (default: torch, fp32)")
     parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="onnx / tflite runtimes: export precision")
     parser.add_argument(
-        "--export-size", type=parse_size, metavar="HxW", help="onnx / tflite runtimes: the size the network is exported at, i.e. the tile (default 1024x1024)"
+        "--export-size",
+        type=parse_size,
+        metavar="HxW",
+        help="onnx / tflite runtimes: the size the network is exported at, i.e. the tile (default: any size for onnx fp32/fp16, else 1024x1024)",
     )
     parser.add_argument("--calibration-data", metavar="DIR", help="int8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
     parser.add_argument("--tta", action="store_true", help="also score each network's x8 flip/rotate self-ensemble")
@@ -517,14 +527,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--runtime",
         metavar="RUNTIME",
         help=f"{' | '.join(RUNTIMES)} (default: the --weights file's format, else torch-bf16 on CPUs with native bfloat16, else torch); onnx and tflite export "
-        f"the weights once at the tile size and cache the file in ${CACHE_ENV_VAR} (default ~/.cache/litedenoise)",
+        f"the weights once (onnx fp32/fp16: for any size; the rest at the tile size) and cache the file in ${CACHE_ENV_VAR} (default ~/.cache/litedenoise); "
+        "onnx is the faster fp32 runtime on CPUs without native bfloat16 after that export",
     )
     denoise.add_argument("--precision", metavar="PRECISION", help=f"onnx / tflite exports: {' | '.join(PRECISIONS)} (default fp32)")
     denoise.add_argument("--threads", type=int, metavar="N", help="intra-op threads (default: torch.get_num_threads())")
     denoise.add_argument("--data", metavar="DIR", help="int8 / a16w8 exports: data folder whose PolyU crops calibrate them (default: $LITEDENOISE_DATA)")
     default_tile = "x".join(map(str, DEFAULT_TILE_SIZE))
     denoise.add_argument(
-        "--tile", type=positive_integer, help=f"tile side in pixels (default: from --memory-mb; onnx / tflite: the export size, default {default_tile})"
+        "--tile", type=positive_integer, help=f"tile side in pixels (default: from --memory-mb; tflite and onnx int8: the export size, default {default_tile})"
     )
     denoise.add_argument("--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
     denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the PyTorch runtimes only")
@@ -580,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     plot.set_defaults(handler=plot_command)
 
-    export = commands.add_parser("export", help="export a network to TFLite or ONNX for a fixed input size, then audit the file")
+    export = commands.add_parser("export", help="export a network to TFLite or ONNX for a fixed input size (ONNX: or any size), then audit the file")
     export.add_argument("model", choices=["student", "teacher"], help="the architecture (student: shipped weights unless --weights)")
     export.add_argument("-o", "--output", required=True, help="file to write: NAME.tflite or NAME.onnx")
     export.add_argument("--format", choices=list(FORMATS), help="default: from the -o suffix")
@@ -593,6 +604,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     default_size = "x".join(map(str, DEFAULT_SIZE))
     export.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="HxW", help=f"input height x width (default: {default_size})")
+    export.add_argument(
+        "--any-size",
+        action="store_true",
+        help="ONNX fp32/fp16: leave height and width free (any multiple of 16 for the student) for ONNX Runtime on a PC; "
+        "--size is then only the example traced. NPUs and int8 files need a fixed size",
+    )
     export.add_argument("--layout", choices=list(LAYOUTS), help="input/output layout (default: nhwc for TFLite; ONNX is nchw only)")
     export.add_argument("--weights", type=file_argument, help="a .safetensors weights file (overrides the shipped student)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -251,7 +251,8 @@ def build_methods(
     ``cache_dir``), then each network of
     ``models`` (a shipped name or a .safetensors / .onnx / .tflite file) on ``runtime``, and with
     ``tta`` its x8 self-ensemble as a further method. ``export_size`` (height, width) is the size
-    an onnx / tflite export is made at (default ``runtimes.DEFAULT_TILE_SIZE``)."""
+    an onnx / tflite export is made at (default: any size for onnx in fp32 or fp16, else
+    ``runtimes.DEFAULT_TILE_SIZE``)."""
     from litedenoise.baselines import tuned_baseline
     from litedenoise.runtimes import default_cache_dir, load_backend, runtime_for_file
 

@@ -32,7 +32,11 @@ RUNTIMES = ("torch", "torch-bf16", "onnx", "tflite")
 TORCH_RUNTIMES = ("torch", "torch-bf16")
 FILE_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 FILE_LAYOUTS = {"onnx": "nchw", "tflite": "nhwc"}  # what load_backend exports: each format's default
-DEFAULT_TILE_SIZE = (1024, 1024)  # (height, width) of an export made for onnx / tflite
+DEFAULT_TILE_SIZE = (1024, 1024)  # (height, width) of an export made for tflite, or for onnx in int8
+ANY_SIZE_PRECISIONS = ("fp32", "fp16")  # onnx exports in these take any size unless a tile size is given
+# ONNX Runtime's working memory per input pixel against PyTorch fp32's figure for the same network:
+# the student (800 bytes) took 870 at 1088x1920 and 1,130 at 2048x2048 (peak RSS, 2026-12-07)
+ONNX_RUNTIME_MEMORY_FACTOR = 1.45
 CACHE_ENV_VAR = "LITEDENOISE_CACHE"
 
 
@@ -95,25 +99,33 @@ class TorchBackend(Backend):
 
 
 class _StaticBackend(Backend):
-    """A static-shape file: tiles go in one at a time, in the file's layout (NHWC or NCHW).
+    """An exported file: tiles go in one at a time, in the file's layout (NHWC or NCHW), each of
+    the file's fixed size or, for an any-size ONNX file, any multiple of the size multiple.
 
     ``source`` is the network the file was exported from, or its class: the files carry no size
     multiple or receptive field, so a file on its own is taken to be the student's.
     """
 
-    def __init__(self, runtime: str, path: Path, label: str, shape: tuple[int, ...], source: nn.Module | type = LiteDenoiseNet):
+    def __init__(self, runtime: str, path: Path, label: str, shape: tuple[int | None, ...], source: nn.Module | type = LiteDenoiseNet):
         self.path = path
         self.nhwc = _is_nhwc(path, shape)
-        self.fixed_size = (shape[1], shape[2]) if self.nhwc else (shape[2], shape[3])
+        sides = (shape[1], shape[2]) if self.nhwc else (shape[2], shape[3])
+        self.fixed_size = None if None in sides else sides  # None: an any-size ONNX file
         self.size_multiple = source.size_multiple
         self.receptive_field_radius = source.receptive_field_radius
-        self.name = f"{runtime} {label} {self.fixed_size[0]}x{self.fixed_size[1]}"
-        if any(side % self.size_multiple for side in self.fixed_size):
-            raise LiteDenoiseError(f"{path}: input {self.fixed_size[0]}x{self.fixed_size[1]} is not a multiple of {self.size_multiple}")
+        self.name = f"{runtime} {label} " + (f"{sides[0]}x{sides[1]}" if self.fixed_size else "any size")
+        if self.fixed_size and any(side % self.size_multiple for side in self.fixed_size):
+            raise LiteDenoiseError(f"{path}: input {sides[0]}x{sides[1]} is not a multiple of {self.size_multiple}")
+        measured = getattr(source, "working_bytes_per_pixel", None)
+        if self.fixed_size is None and isinstance(source, nn.Module) and measured is not None:
+            # run_tiles sizes an any-size file's tiles by this; unknown networks get the fallback
+            self.working_bytes_per_pixel = lambda bf16=False: round(ONNX_RUNTIME_MEMORY_FACTOR * measured(False))
 
     def __call__(self, tile: torch.Tensor) -> torch.Tensor:
-        if tuple(tile.shape[-2:]) != self.fixed_size:
+        if self.fixed_size is not None and tuple(tile.shape[-2:]) != self.fixed_size:
             raise ValueError(f"{self.name} takes {self.fixed_size[0]}x{self.fixed_size[1]} tiles, got {tuple(tile.shape)}")
+        if self.fixed_size is None and any(side % self.size_multiple for side in tile.shape[-2:]):
+            raise ValueError(f"{self.name} takes tiles whose sides are multiples of {self.size_multiple}, got {tuple(tile.shape)}")
         outputs = []
         for image in tile.detach().cpu().float():
             array = image.permute(1, 2, 0) if self.nhwc else image
@@ -141,7 +153,7 @@ class OnnxBackend(_StaticBackend):
         if image.type != "tensor(float)":
             raise LiteDenoiseError(f"{path}: input {image.name} is {image.type}, expected float32 (tensor(float))")
         self.input_name = image.name
-        super().__init__("onnx", path, label, _static_shape(path, image.shape), source)
+        super().__init__("onnx", path, label, _onnx_shape(path, image.shape), source)
 
     def _run(self, array: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: array})[0]
@@ -179,10 +191,17 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _static_shape(path: Path, shape: list) -> tuple[int, ...]:
-    if not all(isinstance(side, int) and side > 0 for side in shape):
-        raise LiteDenoiseError(f"{path}: input has a dynamic shape {shape}; export it at a fixed size")
-    return tuple(shape)
+def _onnx_shape(path: Path, shape: list) -> tuple[int | None, ...]:
+    """The input shape with None for free height and width (an any-size file); the batch and
+    colour axes must be fixed."""
+    if len(shape) == 4:
+        spatial = (1, 2) if shape[3] == 3 and shape[1] != 3 else (2, 3)
+        fixed = [isinstance(side, int) and side > 0 for side in shape]
+        if all(fixed):
+            return tuple(shape)
+        if not any(fixed[axis] for axis in spatial) and all(fixed[axis] for axis in range(4) if axis not in spatial):
+            return tuple(None if axis in spatial else shape[axis] for axis in range(4))
+    raise LiteDenoiseError(f"{path}: input shape {shape} is neither fixed nor free in height and width only; export it at a fixed size")
 
 
 def _is_nhwc(path: Path, shape: tuple[int, ...]) -> bool:
@@ -207,12 +226,15 @@ def cpu_has_native_bf16() -> bool:
 
 
 def default_runtime() -> str:
-    """The fastest runtime that keeps PyTorch fp32's quality here (``docs/deployment.md``):
-    torch-bf16 on CPUs that compute bfloat16 natively (AVX-512 BF16 or AMX; 2.5x faster than fp32
-    on Zen 4, -0.02 dB on PolyU val), torch elsewhere (without them bf16 was 10-15x slower).
+    """The runtime ``denoise`` takes unless told: torch-bf16 on CPUs that compute bfloat16
+    natively (AVX-512 BF16 or AMX; 3.1x faster than fp32 at Full HD on Zen 4, -0.01 dB on PolyU
+    val), torch elsewhere (without them bf16 is emulated, 10-15x slower). ``docs/deployment.md``
+    has the measurements.
 
-    The int8 files are faster still but not a default: they quantise the input to 8 bits (a
-    16-bit photo would come back with 8-bit precision) and need calibration images to export.
+    Not defaults: onnx, the same output to 1e-6, was 13-33% faster than torch per run on an
+    AVX2-only Zen 3, but needs a one-time export of about 12 s and 1.5-1.8x the memory; the int8 files
+    are faster still but quantise the input to 8 bits (a 16-bit photo would come back with 8-bit
+    precision) and need calibration images to export.
     """
     return "torch-bf16" if cpu_has_native_bf16() else "torch"
 
@@ -241,8 +263,9 @@ def load_backend(
     ``model`` is an ``nn.Module``, a weights name or ``.safetensors`` file (``load_model``), or,
     for "onnx" / "tflite", an exported file of that format: its static input shape and layout
     are read from it, its size multiple and receptive field taken to be the student's. A network for "onnx" / "tflite" is exported at ``tile_size`` (height,
-    width; default DEFAULT_TILE_SIZE) in ``precision`` (fp32, fp16, or int8 / a16w8 calibrated
-    on the data folder ``data``) into ``cache_dir`` (default ``$LITEDENOISE_CACHE`` or
+    width) in ``precision`` (fp32, fp16, or int8 / a16w8 calibrated on the data folder ``data``);
+    without a ``tile_size``, onnx in fp32 or fp16 is exported for any size (tiles then follow the
+    memory budget, as for PyTorch) and the rest at DEFAULT_TILE_SIZE. The file goes into ``cache_dir`` (default ``$LITEDENOISE_CACHE`` or
     ``~/.cache/litedenoise``), and a later call with the same weights and settings reuses the
     file. The PyTorch runtimes are fp32 ("torch") and bfloat16 autocast ("torch-bf16"), both
     channels-last (``TorchBackend``); they run a copy of a module in eval mode. ``threads`` is the number of
@@ -273,7 +296,7 @@ def load_backend(
         if precision != "fp32":
             raise LiteDenoiseError(f"{path} is already exported: its precision is fixed (precision {precision} is for exports from weights)")
         backend = backend_class(path, path.name, threads)
-        if tile_size is not None and tuple(tile_size) != backend.fixed_size:
+        if tile_size is not None and backend.fixed_size is not None and tuple(tile_size) != backend.fixed_size:
             size = backend.fixed_size
             raise LiteDenoiseError(f"{path} takes {size[0]}x{size[1]} tiles, not {tile_size[0]}x{tile_size[1]}; leave the tile size out")
         return backend
@@ -283,7 +306,9 @@ def load_backend(
     if precision not in PRECISIONS:
         raise LiteDenoiseError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     module = model if isinstance(model, nn.Module) else _load_module(model)
-    path = cached_export(module, runtime, precision, tuple(tile_size or DEFAULT_TILE_SIZE), cache_dir or default_cache_dir(), data)
+    any_size = runtime == "onnx" and tile_size is None and precision in ANY_SIZE_PRECISIONS
+    size = None if any_size else tuple(tile_size or DEFAULT_TILE_SIZE)
+    path = cached_export(module, runtime, precision, size, cache_dir or default_cache_dir(), data)
     return backend_class(path, precision, threads, source=module)
 
 
@@ -293,8 +318,9 @@ def _load_module(name_or_path: str | Path) -> nn.Module:
     return load_model(name_or_path)
 
 
-def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int, int], cache_dir: Path, data: Path | None = None) -> Path:
-    """The path of ``model`` exported as ``format`` in ``precision`` at ``size`` under ``cache_dir``.
+def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int, int] | None, cache_dir: Path, data: Path | None = None) -> Path:
+    """The path of ``model`` exported as ``format`` in ``precision`` at ``size`` under ``cache_dir``
+    (``size`` None: an any-size ONNX file).
 
     Exports only when no file for the same weights, settings and layout is there yet. The
     export goes to a temporary folder beside the cache entry and is renamed into place, so a
@@ -305,14 +331,15 @@ def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int
     layout = FILE_LAYOUTS[format]
     integer = precision in INTEGER_PRECISIONS
     key = hashlib.sha256()
-    key.update(f"{type(model).__name__} {format} {precision} {size[0]}x{size[1]} {layout}".encode())
+    size_text = "anysize" if size is None else f"{size[0]}x{size[1]}"
+    key.update(f"{type(model).__name__} {format} {precision} {size_text} {layout}".encode())
     if integer:  # the calibration images are part of an integer file
         key.update(str(data).encode())
     for name, tensor in sorted(model.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
         key.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
         key.update((tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().tobytes())
-    name = f"{type(model).__name__}-{precision}-{size[0]}x{size[1]}-{layout}-{key.hexdigest()[:16]}.{format}"
+    name = f"{type(model).__name__}-{precision}-{size_text}-{layout}-{key.hexdigest()[:16]}.{format}"
     path = Path(cache_dir) / name
     if path.is_file():
         return path
@@ -320,12 +347,16 @@ def cached_export(model: nn.Module, format: str, precision: str, size: tuple[int
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise LiteDenoiseError(f"cannot create the export cache {path.parent}: {error.strerror or error} (set ${CACHE_ENV_VAR})") from None
+    shown_size = "any size" if size is None else size_text
+    print(f"exporting {type(model).__name__} for {format} {precision} at {shown_size}, once: cached in {path.parent}", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
         temporary = Path(scratch) / name
         on_cpu = all(parameter.device.type == "cpu" for parameter in model.parameters())
         # the converters print progress on stdout, which belongs to the caller's output (eval --json)
         with contextlib.redirect_stdout(sys.stderr):
             source = model if on_cpu else copy.deepcopy(model).cpu()
-            export_model(source, temporary, precision=precision, size=size, layout=layout, data=data if integer else None)
+            # an any-size file is traced at a small example size: the trace is the same for any
+            example = (8 * model.size_multiple,) * 2 if size is None else size
+            export_model(source, temporary, precision=precision, size=example, layout=layout, data=data if integer else None, any_size=size is None)
         os.replace(temporary, path)
     return path

@@ -10,6 +10,8 @@ integer ones are full-integer post-training quantisation calibrated on images (`
 from __future__ import annotations
 
 import copy
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +43,14 @@ def export_model(
     calibration_size: tuple[int, int] = DEFAULT_CALIBRATION_SIZE,
     calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
     data: str | Path | None = None,
+    any_size: bool = False,
 ) -> Path:
     """Write ``model`` for input ``size`` (height, width) to ``path``; returns the path.
+
+    ``any_size`` (ONNX fp32 and fp16 only) writes a file whose height and width are free, any
+    multiples of the network's size multiple (``size`` is then only the example traced): for
+    ONNX Runtime on a PC, which then runs tiles of whatever size memory allows. NPUs and the
+    integer files need a fixed size.
 
     ``format`` is "tflite" or "onnx" (None: from the file suffix). ``layout`` is the file's
     input/output layout: "nhwc" (the TFLite default) or "nchw" (the only ONNX layout; TFLite then
@@ -75,6 +83,8 @@ def export_model(
     integer = precision in INTEGER_PRECISIONS
     if precision == "a16w8" and format != "tflite":
         raise LiteDenoiseError("a16w8 export is TFLite only; write a .tflite file or use fp32, fp16 or int8 for ONNX")
+    if any_size and (format != "onnx" or integer):
+        raise LiteDenoiseError(f"any-size export is ONNX fp32 or fp16 only, not {format} {precision}: NPUs and integer files need a fixed size")
     if not integer and (calibration is not None or data is not None):
         raise LiteDenoiseError(f"calibration images (--calibration, --data) are for int8 and a16w8 exports, not {precision}")
     height, width = _checked_size(model, size)
@@ -95,7 +105,7 @@ def export_model(
         if format == "onnx" and integer:
             content = quantize_onnx(_onnx_bytes(model, *crop_size, "fp32"), crops, (height, width), num_threads=torch.get_num_threads())
         elif format == "onnx":
-            content = _onnx_bytes(model, height, width, precision)
+            content = _onnx_bytes(model, height, width, precision, any_size=any_size)
         elif not integer:
             content = _tflite_bytes(model, height, width, precision, layout)
         else:
@@ -165,10 +175,25 @@ class _Fp16(nn.Module):
         return self.model(x.half()).float()
 
 
-def _onnx_bytes(model: nn.Module, height: int, width: int, precision: str) -> bytes:
+def _onnx_bytes(model: nn.Module, height: int, width: int, precision: str, *, any_size: bool = False) -> bytes:
     # fp16 through torch rather than an fp32->fp16 graph rewrite: onnxruntime's float16 tool
     # leaves its Casts out of topological order and stale value types that break shape inference.
+    multiple = getattr(model, "size_multiple", 1)
     model = _Fp16(model).eval() if precision == "fp16" else model
     sample = torch.rand(1, 3, height, width)
-    program = torch.onnx.export(model, (sample,), opset_version=ONNX_OPSET, input_names=["image"], output_names=["denoised"], external_data=False, dynamo=True)
+    # free sides are traced as multiples of the size multiple, so the exporter can prove the
+    # upsampled maps line up with the skip connections for every size it admits
+    dynamic = {"x": {2: multiple * torch.export.Dim("rows"), 3: multiple * torch.export.Dim("cols")}} if any_size else None
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # "torchvision is not installed" lines, about operators we never use
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the exporter's deprecations, not ours to act on
+            program = torch.onnx.export(
+                model, (sample,), opset_version=ONNX_OPSET, input_names=["image"], output_names=["denoised"],
+                external_data=False, dynamo=True, dynamic_shapes=dynamic, verbose=False,
+            )  # fmt: skip
+    finally:
+        exporter_log.setLevel(level)
     return program.model_proto.SerializeToString()
