@@ -51,7 +51,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from skimage.filters import gaussian
 
 from litedenoise.data.noise import linear_to_srgb, srgb_to_linear
 
@@ -270,6 +269,8 @@ def reduce_chroma_noise(clean: np.ndarray, noisy: np.ndarray, sigma: float) -> n
     a Gaussian of ``sigma`` pixels; returns the new noisy image, clipped to [0, 1]."""
     if sigma <= 0:
         return noisy
+    from skimage.filters import gaussian  # here, not at the top: it costs every CLI command 0.3 s of import
+
     residual = apply_colour_matrix(noisy - clean, SRGB_TO_YCBCR)
     residual[..., 1:] = gaussian(residual[..., 1:], sigma=sigma, mode="reflect", channel_axis=-1)
     return np.clip(clean + apply_colour_matrix(residual, YCBCR_TO_SRGB), 0.0, 1.0)
@@ -283,6 +284,8 @@ def shape_luma_noise(clean: np.ndarray, noisy: np.ndarray, weight: float, sigma:
     luminance noise reduction is one likely cause. Returns the new noisy image, clipped to [0, 1]."""
     if weight <= 0 or sigma <= 0:
         return noisy
+    from skimage.filters import gaussian  # as in reduce_chroma_noise
+
     residual = apply_colour_matrix(noisy - clean, SRGB_TO_YCBCR)
     # Only the zero-mean part is reshaped: the clip to [0, 1] gives the noise a small mean, which
     # the rescaled blur would otherwise multiply into a brightness shift.
