@@ -73,7 +73,7 @@ def denoise_command(args: argparse.Namespace) -> int:
 
     from litedenoise.imageio import read_image, write_image
     from litedenoise.infer import denoise
-    from litedenoise.runtimes import ANY_SIZE_PRECISIONS, TORCH_RUNTIMES, default_runtime, load_backend, runtime_for_file
+    from litedenoise.runtimes import TORCH_RUNTIMES, default_runtime, exports_any_size, load_backend, runtime_for_file
     from litedenoise.weights import load_model
 
     weights = args.weights or args.model
@@ -100,8 +100,7 @@ def denoise_command(args: argparse.Namespace) -> int:
         raise LiteDenoiseError("--device cuda asked for, but PyTorch sees no CUDA device")
     precision = args.precision or "fp32"
     file_given = runtime_for_file(weights) is not None
-    # tflite and integer onnx files are exported at the tile size; onnx fp32/fp16 for any size
-    exported_at_tile = runtime == "tflite" or (runtime == "onnx" and precision not in ANY_SIZE_PRECISIONS)
+    exported_at_tile = runtime not in TORCH_RUNTIMES and not exports_any_size(runtime, precision)
     on_device = runtime in TORCH_RUNTIMES and not file_given  # PyTorch weights go onto --device; the rest load_backend reads
     backend = load_backend(
         runtime,

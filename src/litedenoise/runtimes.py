@@ -98,7 +98,7 @@ class TorchBackend(Backend):
                 torch.set_num_threads(previous_threads)
 
 
-class _StaticBackend(Backend):
+class _FileBackend(Backend):
     """An exported file: tiles go in one at a time, in the file's layout (NHWC or NCHW), each of
     the file's fixed size or, for an any-size ONNX file, any multiple of the size multiple.
 
@@ -137,7 +137,7 @@ class _StaticBackend(Backend):
         raise NotImplementedError
 
 
-class OnnxBackend(_StaticBackend):
+class OnnxBackend(_FileBackend):
     """An ``.onnx`` file in ONNX Runtime on the CPU execution provider."""
 
     def __init__(self, path: Path, label: str, threads: int | None = None, source: nn.Module | type = LiteDenoiseNet):
@@ -159,7 +159,7 @@ class OnnxBackend(_StaticBackend):
         return self.session.run(None, {self.input_name: array})[0]
 
 
-class TfliteBackend(_StaticBackend):
+class TfliteBackend(_FileBackend):
     """A ``.tflite`` file in the LiteRT interpreter (XNNPACK on the CPU)."""
 
     def __init__(self, path: Path, label: str, threads: int | None = None, source: nn.Module | type = LiteDenoiseNet):
@@ -239,6 +239,12 @@ def default_runtime() -> str:
     return "torch-bf16" if cpu_has_native_bf16() else "torch"
 
 
+def exports_any_size(runtime: str, precision: str) -> bool:
+    """Whether ``load_backend`` exports for any size when no tile size is given (onnx in fp32 or
+    fp16); the other exports are made at the tile size, which is then fixed."""
+    return runtime == "onnx" and precision in ANY_SIZE_PRECISIONS
+
+
 def runtime_for_file(path: str | Path) -> str | None:
     """The runtime of an exported file's name ("onnx", "tflite"); None for weights and names."""
     return FILE_SUFFIXES.get(Path(path).suffix.lower())
@@ -306,8 +312,7 @@ def load_backend(
     if precision not in PRECISIONS:
         raise LiteDenoiseError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     module = model if isinstance(model, nn.Module) else _load_module(model)
-    any_size = runtime == "onnx" and tile_size is None and precision in ANY_SIZE_PRECISIONS
-    size = None if any_size else tuple(tile_size or DEFAULT_TILE_SIZE)
+    size = None if tile_size is None and exports_any_size(runtime, precision) else tuple(tile_size or DEFAULT_TILE_SIZE)
     path = cached_export(module, runtime, precision, size, cache_dir or default_cache_dir(), data)
     return backend_class(path, precision, threads, source=module)
 
