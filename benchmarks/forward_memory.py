@@ -2,13 +2,15 @@
 
 Each (width, side) runs in a fresh process (``bench.forward_working_bytes``): random weights, one
 small tile for the one-off set-up, then the peak RSS growth of one side x side tile through
-``runtimes.TorchBackend`` (channels-last), as ``infer.denoise_tensor`` calls it. Prints one JSON line per width:
+``runtimes.TorchBackend`` (channels-last), as ``infer.denoise_tensor`` calls it, or through the
+any-size ONNX file in ONNX Runtime (``--runtime onnx``). Prints one JSON line per width:
 the bytes per pixel at each side (peak growth over side squared: fixed costs included, so it falls
 as tiles grow), the slope of a least-squares line through the sides, and the network's own
 ``working_bytes_per_pixel``, which ``infer.tile_side_for_budget`` divides the budget by.
 Linux only. Run alone: the numbers are per process, but the time is not.
 
     .venv/bin/python benchmarks/forward_memory.py --architecture TeacherNet --widths 16 32 64 [--sides 512 768 1024] [--bf16]
+    .venv/bin/python benchmarks/forward_memory.py --runtime onnx --sides 1024 1536 2048  # the any-size ONNX file
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[16])
     parser.add_argument("--sides", type=int, nargs="+", default=[512, 768, 1024])
     parser.add_argument("--bf16", action="store_true", help="under bfloat16 autocast, as --bf16 inference runs")
+    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch", help="onnx: the any-size ONNX file in ONNX Runtime (fp32)")
     args = parser.parse_args()
+    if args.bf16 and args.runtime == "onnx":
+        parser.error("--bf16 is for --runtime torch")
 
     for width in args.widths:
-        working = [forward_working_bytes_in_new_process(args.architecture, width, side, bf16=args.bf16) for side in args.sides]
+        working = [forward_working_bytes_in_new_process(args.architecture, width, side, bf16=args.bf16, runtime=args.runtime) for side in args.sides]
         pixels = np.array(args.sides, dtype=np.float64) ** 2
         slope, intercept = np.polyfit(pixels, np.array(working, dtype=np.float64), 1) if len(pixels) > 1 else (np.nan, np.nan)
         print(json.dumps({
             "architecture": args.architecture,
             "width": width,
+            "runtime": args.runtime,
             "precision": "bf16" if args.bf16 else "fp32",
             "working_mb_by_side": {side: round(value / 2**20, 1) for side, value in zip(args.sides, working)},
             "bytes_per_pixel_by_side": {side: round(value / side**2) for side, value in zip(args.sides, working)},

@@ -94,12 +94,19 @@ def test_wider_networks_get_smaller_tiles_for_the_same_memory_budget(model_class
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux's /proc")
-@pytest.mark.parametrize("bf16", [False, pytest.param(True, marks=pytest.mark.skipif(not cpu_has_native_bf16(), reason="emulated bf16 is another code path"))])
-def test_a_tile_sized_for_a_memory_budget_uses_most_of_it_and_no_more(bf16):
+@pytest.mark.parametrize(
+    "runtime, bf16",
+    [
+        ("torch", False),
+        pytest.param("torch", True, marks=pytest.mark.skipif(not cpu_has_native_bf16(), reason="emulated bf16 is another code path")),
+        ("onnx", False),  # the any-size ONNX file, whose tiles follow the network's fp32 figure
+    ],
+)
+def test_a_tile_sized_for_a_memory_budget_uses_most_of_it_and_no_more(runtime, bf16):
     budget_mb = 128
     side = tile_side_for_budget(LiteDenoiseNet(width=4), budget_mb, bf16=bf16)
     assert side >= 512  # set by the budget, far above the smallest tile this model allows
-    used = forward_working_bytes_in_new_process("LiteDenoiseNet", 4, side, bf16=bf16)
+    used = forward_working_bytes_in_new_process("LiteDenoiseNet", 4, side, bf16=bf16, runtime=runtime)
     assert 0.4 * budget_mb * 2**20 < used <= budget_mb * 2**20
 
 

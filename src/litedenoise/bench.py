@@ -53,7 +53,7 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
 from litedenoise.models import TeacherNet
-from litedenoise.runtimes import TorchBackend, cpu_flags
+from litedenoise.runtimes import TorchBackend, cpu_flags, load_backend
 from litedenoise.weights import build_model
 
 LARGE = (2432, 3200)  # (height, width): the paper's full-resolution test size
@@ -257,14 +257,19 @@ def copy_bandwidth(megabytes: int = COPY_MEGABYTES, seconds: float = 1.0) -> flo
     return 2 * source.numel() * 4 / _best_seconds(lambda: destination.copy_(source), seconds) / 1e9
 
 
-def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: bool = False) -> int:
+def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch") -> int:
     """Peak RSS growth, in bytes, of one no-grad ``side`` x ``side`` tile through ``TorchBackend``
-    (the inference path's call), for a randomly initialised network: memory does not depend on
-    the weights. Linux only. Run it in a fresh process (``forward_working_bytes_in_new_process``):
-    memory an earlier allocation left in the heap would hide part of the peak."""
+    (the inference path's call), or with ``runtime`` "onnx" through the any-size ONNX file in
+    ONNX Runtime, for a randomly initialised network: memory does not depend on the weights.
+    Linux only. Run it in a fresh process (``forward_working_bytes_in_new_process``): memory an
+    earlier allocation left in the heap would hide part of the peak."""
     torch.manual_seed(0)
     model = build_model(architecture, width).eval()
-    backend = TorchBackend(model, bf16=bf16)
+    if runtime == "onnx":
+        with tempfile.TemporaryDirectory() as cache:  # the session holds the model once created
+            backend = load_backend("onnx", model, cache_dir=Path(cache))
+    else:
+        backend = TorchBackend(model, bf16=bf16)
     backend(torch.rand(1, 3, 2 * model.size_multiple, 2 * model.size_multiple))  # one-off set-up
     tile = torch.rand(1, 3, side, side)
     gc.collect()
@@ -274,11 +279,11 @@ def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: boo
     return (_proc_status_kib("VmHWM") - before) * 1024
 
 
-def forward_working_bytes_in_new_process(architecture: str, width: int, side: int, *, bf16: bool = False) -> int:
+def forward_working_bytes_in_new_process(architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch") -> int:
     """``forward_working_bytes`` in a freshly spawned interpreter (nothing inherited from this one)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16).result()
+        return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16, runtime=runtime).result()
 
 
 def _proc_status_kib(field: str) -> int:

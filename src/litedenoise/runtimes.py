@@ -34,9 +34,6 @@ FILE_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 FILE_LAYOUTS = {"onnx": "nchw", "tflite": "nhwc"}  # what load_backend exports: each format's default
 DEFAULT_TILE_SIZE = (1024, 1024)  # (height, width) of an export made for tflite, or for onnx in int8
 ANY_SIZE_PRECISIONS = ("fp32", "fp16")  # onnx exports in these take any size unless a tile size is given
-# ONNX Runtime's working memory per input pixel against PyTorch fp32's figure for the same network:
-# the student (800 bytes) took 870 at 1088x1920 and 1,130 at 2048x2048 (peak RSS, 2026-12-07)
-ONNX_RUNTIME_MEMORY_FACTOR = 1.45
 CACHE_ENV_VAR = "LITEDENOISE_CACHE"
 
 
@@ -118,8 +115,10 @@ class _FileBackend(Backend):
             raise LiteDenoiseError(f"{path}: input {sides[0]}x{sides[1]} is not a multiple of {self.size_multiple}")
         measured = getattr(source, "working_bytes_per_pixel", None)
         if self.fixed_size is None and isinstance(source, nn.Module) and measured is not None:
-            # run_tiles sizes an any-size file's tiles by this; unknown networks get the fallback
-            self.working_bytes_per_pixel = lambda bf16=False: round(ONNX_RUNTIME_MEMORY_FACTOR * measured(False))
+            # run_tiles sizes an any-size file's tiles by this (unknown networks get the fallback):
+            # the network's fp32 figure, since ONNX Runtime's peak per tile pixel stayed below it
+            # (the student: 569-660 bytes at sides 1024-2048 against 800; benchmarks/forward_memory.py)
+            self.working_bytes_per_pixel = lambda bf16=False: measured(False)
 
     def __call__(self, tile: torch.Tensor) -> torch.Tensor:
         if self.fixed_size is not None and tuple(tile.shape[-2:]) != self.fixed_size:
@@ -231,8 +230,8 @@ def default_runtime() -> str:
     val), torch elsewhere (without them bf16 is emulated, 10-15x slower). ``docs/deployment.md``
     has the measurements.
 
-    Not defaults: onnx, the same output to 1e-6, was 13-33% faster than torch per run on an
-    AVX2-only Zen 3, but needs a one-time export of about 12 s and 1.5-1.8x the memory; the int8 files
+    Not defaults: onnx, the same output to 1e-6, was 6-35% faster than torch per run on an
+    AVX2-only Zen 3, but needs a one-time export of about 12 s and 1.4-1.8x the memory; the int8 files
     are faster still but quantise the input to 8 bits (a 16-bit photo would come back with 8-bit
     precision) and need calibration images to export.
     """
