@@ -3,10 +3,10 @@ reading, tiling, the network and writing included.
 
 For each ``--runtimes`` entry ("default" is no ``--runtime`` flag) it runs the command
 ``--runs`` times on each image, with ``$LITEDENOISE_CACHE`` set to a new empty folder at the
-start, so the first default or onnx run includes the one-time export. Prints the wall seconds of
+start, so the first onnx or tflite run includes the one-time export. Prints the wall seconds of
 each run and the median per image and runtime.
 
-    .venv/bin/python benchmarks/denoise_wall_clock.py IMAGE [IMAGE ...] --runtimes default torch --runs 3
+    .venv/bin/python benchmarks/denoise_wall_clock.py IMAGE [IMAGE ...] --runtimes onnx torch --runs 3
 """
 
 from __future__ import annotations
