@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from litedenoise.allocator import reuse_freed_memory
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
@@ -257,12 +258,18 @@ def copy_bandwidth(megabytes: int = COPY_MEGABYTES, seconds: float = 1.0) -> flo
     return 2 * source.numel() * 4 / _best_seconds(lambda: destination.copy_(source), seconds) / 1e9
 
 
-def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch") -> int:
-    """Peak RSS growth, in bytes, of one no-grad ``side`` x ``side`` tile through ``TorchBackend``
-    (the inference path's call), or with ``runtime`` "onnx" through the any-size ONNX file in
-    ONNX Runtime, for a randomly initialised network: memory does not depend on the weights.
+def forward_working_bytes(
+    architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch", tiles: int = 3, cli_allocator: bool = True
+) -> int:
+    """Peak RSS growth, in bytes, of ``tiles`` no-grad ``side`` x ``side`` tiles in a row through
+    ``TorchBackend`` (the inference path's call), or with ``runtime`` "onnx" through the any-size
+    ONNX file in ONNX Runtime, for a randomly initialised network: memory does not depend on the
+    weights. With ``cli_allocator`` the allocator is set as the CLI sets it for that runtime
+    (``allocator.reuse_freed_memory`` for fp32 PyTorch), whose heap settles by the third tile.
     Linux only. Run it in a fresh process (``forward_working_bytes_in_new_process``): memory an
     earlier allocation left in the heap would hide part of the peak."""
+    if cli_allocator and runtime == "torch" and not bf16:
+        reuse_freed_memory()
     torch.manual_seed(0)
     model = build_model(architecture, width).eval()
     if runtime == "onnx":
@@ -275,15 +282,18 @@ def forward_working_bytes(architecture: str, width: int, side: int, *, bf16: boo
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak RSS, to the current RSS
     before = _proc_status_kib("VmRSS")
-    backend(tile)
+    for _ in range(tiles):
+        backend(tile)
     return (_proc_status_kib("VmHWM") - before) * 1024
 
 
-def forward_working_bytes_in_new_process(architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch") -> int:
+def forward_working_bytes_in_new_process(
+    architecture: str, width: int, side: int, *, bf16: bool = False, runtime: str = "torch", tiles: int = 3, cli_allocator: bool = True
+) -> int:
     """``forward_working_bytes`` in a freshly spawned interpreter (nothing inherited from this one)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16, runtime=runtime).result()
+        return pool.submit(forward_working_bytes, architecture, width, side, bf16=bf16, runtime=runtime, tiles=tiles, cli_allocator=cli_allocator).result()
 
 
 def _proc_status_kib(field: str) -> int:

@@ -230,8 +230,9 @@ def default_runtime() -> str:
     val), torch elsewhere (without them bf16 is emulated, 10-15x slower). ``docs/deployment.md``
     has the measurements.
 
-    Not defaults: onnx, the same output to 1e-6, was 6-35% faster than torch per run on an
-    AVX2-only Zen 3, but needs a one-time export of about 12 s and 1.4-1.8x the memory; the int8 files
+    Not defaults: onnx, the same output to 1e-6, is no longer clearly faster than torch per run
+    on an AVX2-only Zen 3 since the CLI reuses freed memory (``allocator.py``), and needs a one-time
+    export of about 12 s; the int8 files
     are faster still but quantise the input to 8 bits (a 16-bit photo would come back with 8-bit
     precision) and need calibration images to export.
     """

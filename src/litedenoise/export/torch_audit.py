@@ -69,8 +69,9 @@ class TorchAudit:
 
 
 def audit_module(model: nn.Module, example_input: torch.Tensor) -> TorchAudit:
-    """Export ``model`` on ``example_input`` (NCHW) with ``torch.export`` and audit every operator."""
-    program = torch.export.export(model.eval(), (example_input,))
+    """Export ``model`` on ``example_input`` (NCHW) with ``torch.export`` and audit every operator
+    of its functional graph, the one converters lower (in-place ReLU and add become ReLU and add)."""
+    program = torch.export.export(model.eval(), (example_input,)).run_decompositions({})
     counts: Counter[str] = Counter()
     violations = []
     for node in program.graph.nodes:

@@ -25,7 +25,9 @@ class LiteBlock(nn.Module):
         self.expand = conv3x3(channels // 2, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.expand(F.relu(self.squeeze(x))))
+        # in place on the convolutions' fresh outputs (autograd needs none of them unchanged):
+        # fewer full-resolution buffers, so less memory at inference (docs/deployment.md)
+        return F.relu_(self.expand(F.relu_(self.squeeze(x))).add_(x))
 
 
 class Down(nn.Module):
@@ -36,7 +38,7 @@ class Down(nn.Module):
         self.conv = conv3x3(in_channels, 2 * in_channels, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.conv(x))
+        return F.relu_(self.conv(x))
 
 
 class Up(nn.Module):
@@ -64,10 +66,11 @@ class LiteDenoiseNet(nn.Module):
     receptive_field_radius = 140
 
     def working_bytes_per_pixel(self, bf16: bool = False) -> int:
-        """Peak memory of a no-grad forward through the inference path (channels-last), bytes per
+        """Peak memory of no-grad forwards through the inference path (channels-last), bytes per
         input pixel, fp32 or bf16: lines above every measurement of widths 4-32 with tiles of
-        768 px and more (docs/foundation.md)."""
-        return 80 + 22 * self.width if bf16 else 160 + 40 * self.width
+        768 px and more (docs/foundation.md), fp32 with the CLI's allocator (``allocator.py``),
+        whose fragmented heap needs up to 1.6x what glibc's default does."""
+        return 80 + 22 * self.width if bf16 else 100 + 56 * self.width
 
     def __init__(self, width: int = 16):
         super().__init__()

@@ -62,10 +62,10 @@ class TeacherNet(nn.Module):
     receptive_field_radius = 196
 
     def working_bytes_per_pixel(self, bf16: bool = False) -> int:
-        """Peak memory of a no-grad forward through the inference path (channels-last), bytes per
+        """Peak memory of no-grad forwards through the inference path (channels-last), bytes per
         input pixel, fp32 or bf16: lines above every measurement of widths 8-64 with tiles of
-        768 px and more (docs/foundation.md)."""
-        return 250 + 32 * self.width if bf16 else 300 + 46 * self.width
+        768 px and more (docs/foundation.md), fp32 with the CLI's allocator (``allocator.py``)."""
+        return 250 + 32 * self.width if bf16 else 300 + 72 * self.width
 
     def __init__(self, width: int = 64):
         super().__init__()
