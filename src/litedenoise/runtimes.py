@@ -231,10 +231,9 @@ def default_runtime() -> str:
     has the measurements.
 
     Not defaults: onnx, the same output to 1e-6, is no longer clearly faster than torch per run
-    on an AVX2-only Zen 3 since the CLI reuses freed memory (``allocator.py``), and needs a one-time
-    export of about 12 s; the int8 files
-    are faster still but quantise the input to 8 bits (a 16-bit photo would come back with 8-bit
-    precision) and need calibration images to export.
+    on an AVX2-only Zen 3 since the CLI reuses freed memory (``allocator.py``), and needs a
+    one-time export of about 12 s; the int8 files quantise the input to 8 bits (a 16-bit photo
+    would come back with 8-bit precision) and need calibration images to export.
     """
     return "torch-bf16" if cpu_has_native_bf16() else "torch"
 
