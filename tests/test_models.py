@@ -67,3 +67,23 @@ def test_receptive_field_radius_covers_the_measured_extent(model_class, size):
     measured = _measured_radius(model_class(width=2), size, range(0, 16, 5))
     assert measured > 0
     assert measured <= model_class.receptive_field_radius < measured + 16
+
+
+def test_the_students_in_place_blocks_give_the_out_of_place_outputs_and_gradients(monkeypatch):
+    from torch.nn import functional as F
+
+    from litedenoise.models import student
+
+    model, image, target = LiteDenoiseNet(width=4), torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+
+    def output_and_gradients():
+        model.zero_grad()
+        output = model(image)
+        (output - target).abs().mean().backward()
+        return [output.detach(), *(parameter.grad.clone() for parameter in model.parameters())]
+
+    in_place = output_and_gradients()
+    monkeypatch.setattr(student.LiteBlock, "forward", lambda self, x: F.relu(x + self.expand(F.relu(self.squeeze(x)))))
+    monkeypatch.setattr(student.Down, "forward", lambda self, x: F.relu(self.conv(x)))
+    out_of_place = output_and_gradients()
+    assert all(torch.equal(a, b) for a, b in zip(in_place, out_of_place))
