@@ -23,6 +23,7 @@ import json
 import numpy as np
 import torch
 
+from litedenoise.allocator import cli_reuses_freed_memory
 from litedenoise.bench import forward_working_bytes_in_new_process, machine_info
 from litedenoise.weights import build_model
 
@@ -40,6 +41,7 @@ def main() -> None:
     if args.bf16 and args.runtime == "onnx":
         parser.error("--bf16 is for --runtime torch")
 
+    reused = not args.glibc_default and cli_reuses_freed_memory("torch-bf16" if args.bf16 else args.runtime)
     for width in args.widths:
         working = [
             forward_working_bytes_in_new_process(
@@ -55,7 +57,7 @@ def main() -> None:
             "runtime": args.runtime,
             "precision": "bf16" if args.bf16 else "fp32",
             "tiles": args.tiles,
-            "allocator": "glibc default" if args.glibc_default or args.bf16 or args.runtime != "torch" else "reuse freed memory, as the CLI",
+            "allocator": "reuse freed memory, as the CLI" if reused else "glibc default",
             "working_mb_by_side": {side: round(value / 2**20, 1) for side, value in zip(args.sides, working)},
             "bytes_per_pixel_by_side": {side: round(value / side**2) for side, value in zip(args.sides, working)},
             "slope_bytes_per_pixel": None if np.isnan(slope) else round(slope),

@@ -31,3 +31,10 @@ def reuse_freed_memory() -> bool:
     except (ValueError, OSError, AttributeError):
         return False
     return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def cli_reuses_freed_memory(runtime: str) -> bool:
+    """Whether the CLI sets the allocator for ``runtime`` ("torch", "torch-bf16", "onnx", "tflite"):
+    for fp32 PyTorch only, the runtime whose memory lines were measured with it
+    (docs/foundation.md); bf16, ONNX Runtime and LiteRT were not measured so."""
+    return runtime == "torch"

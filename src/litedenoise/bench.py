@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from litedenoise.allocator import reuse_freed_memory
+from litedenoise.allocator import cli_reuses_freed_memory, reuse_freed_memory
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
@@ -268,7 +268,7 @@ def forward_working_bytes(
     (``allocator.reuse_freed_memory`` for fp32 PyTorch), whose heap settles by the third tile.
     Linux only. Run it in a fresh process (``forward_working_bytes_in_new_process``): memory an
     earlier allocation left in the heap would hide part of the peak."""
-    if cli_allocator and runtime == "torch" and not bf16:
+    if cli_allocator and cli_reuses_freed_memory("torch-bf16" if bf16 else runtime):
         reuse_freed_memory()
     torch.manual_seed(0)
     model = build_model(architecture, width).eval()

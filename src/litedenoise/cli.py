@@ -11,7 +11,7 @@ import glob
 import sys
 from pathlib import Path
 
-from litedenoise.allocator import reuse_freed_memory
+from litedenoise.allocator import cli_reuses_freed_memory, reuse_freed_memory
 from litedenoise.errors import LiteDenoiseError
 
 DENOISED_SUFFIX = "_denoised"
@@ -69,10 +69,9 @@ def _planned_outputs(sources: list[Path], output: Path | None, single: bool) -> 
 
 
 def _reuse_freed_memory_for(runtime: str) -> bool:
-    """Set the allocator for fp32 PyTorch (``allocator.reuse_freed_memory``): 40% less time per
-    Full-HD forward, and the networks' fp32 memory lines are measured with it. Not for bf16, ONNX
-    Runtime or LiteRT, whose memory was not measured so. Process-wide, so the CLI does it."""
-    return runtime == "torch" and reuse_freed_memory()
+    """Set the allocator where ``allocator.cli_reuses_freed_memory`` says (fp32 PyTorch: 40% less
+    time per Full-HD forward). Process-wide, so the CLI does it and the library does not."""
+    return cli_reuses_freed_memory(runtime) and reuse_freed_memory()
 
 
 def denoise_command(args: argparse.Namespace) -> int:
