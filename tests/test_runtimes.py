@@ -7,6 +7,8 @@ shows) and shared by the tests; each export takes ~5-15 s on two busy cores. Tol
 5e-3 against fp32 (measured ~1e-3).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +89,23 @@ def test_a_second_load_reuses_the_cached_export(backends, student, cache, monkey
     again = load_backend("tflite", student, tile_size=TILE, cache_dir=cache)
     assert again.path == backends["tflite"].path
     assert sorted(cache.iterdir()) == files and [path.stat().st_mtime_ns for path in files] == mtimes
+
+
+@pytest.mark.parametrize("runtime", STATIC_RUNTIMES)
+def test_a_damaged_cached_export_is_exported_again_and_a_bad_export_fails_once(backends, student, tmp_path, monkeypatch, capsys, runtime):
+    cached = backends[runtime].path
+    damaged = tmp_path / cached.name
+    damaged.write_bytes(cached.read_bytes()[:1000])  # as a full disk would leave it
+    backend = load_backend(runtime, student, tile_size=TILE, threads=1, cache_dir=tmp_path)
+    assert backend.path == damaged and damaged.stat().st_size == cached.stat().st_size
+    assert "exporting it again" in capsys.readouterr().err
+    image = torch.rand(1, 3, *TILE)
+    torch.testing.assert_close(backend(image), backends[runtime](image), atol=1e-5, rtol=0)
+
+    damaged.write_bytes(b"not a model")
+    monkeypatch.setattr(convert, "export_model", lambda model, path, **options: Path(path).write_bytes(b"still not a model"))
+    with pytest.raises(LiteDenoiseError, match="not a readable"):
+        load_backend(runtime, student, tile_size=TILE, threads=1, cache_dir=tmp_path)
 
 
 def test_the_cache_key_follows_the_weights_precision_and_size(student, tmp_path, monkeypatch):

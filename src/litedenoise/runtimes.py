@@ -8,7 +8,8 @@ every tile sent to them is exactly that size.
 ``load_backend`` builds one from an ``nn.Module``, a weights name or file, or an exported
 ``.onnx`` / ``.tflite`` file. A network given for ONNX or TFLite is exported with
 ``export.convert.export_model`` once and cached under ``$LITEDENOISE_CACHE`` (default
-``~/.cache/litedenoise``), keyed by its weights, precision, size, format and layout.
+``~/.cache/litedenoise``), keyed by its weights, precision, size, format and layout. A cached
+file that no longer loads (damaged since) is exported again, once.
 """
 
 from __future__ import annotations
@@ -312,8 +313,17 @@ def load_backend(
         raise LiteDenoiseError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     module = model if isinstance(model, nn.Module) else _load_module(model)
     size = None if tile_size is None and exports_any_size(runtime, precision) else tuple(tile_size or DEFAULT_TILE_SIZE)
-    path = cached_export(module, runtime, precision, size, cache_dir or default_cache_dir(), data)
-    return backend_class(path, precision, threads, source=module)
+    cache_dir = cache_dir or default_cache_dir()
+    path = cached_export(module, runtime, precision, size, cache_dir, data)
+    try:
+        return backend_class(path, precision, threads, source=module)
+    except LiteDenoiseError as error:
+        # the cache's own file, damaged since it was written (a full disk, a copied-in cache):
+        # export it again rather than fail on every run until the user finds and deletes it
+        print(f"{error}; exporting it again", file=sys.stderr)
+        path.unlink(missing_ok=True)
+        path = cached_export(module, runtime, precision, size, cache_dir, data)
+        return backend_class(path, precision, threads, source=module)
 
 
 def _load_module(name_or_path: str | Path) -> nn.Module:
