@@ -8,7 +8,7 @@ allocator set as the CLI sets it (``allocator.reuse_freed_memory`` for fp32 PyTo
 ``--glibc-default`` leaves it alone, as a library caller has it). Prints one JSON line per width:
 the bytes per pixel at each side (peak growth over side squared: fixed costs included, so it falls
 as tiles grow), the slope of a least-squares line through the sides, and the network's own
-``working_bytes_per_pixel``, which ``infer.tile_side_for_budget`` divides the budget by.
+figure (``infer.working_bytes_per_pixel``), which ``infer.tile_side_for_budget`` divides the budget by.
 Linux only. Run alone: the numbers are per process, but the time is not.
 
     .venv/bin/python benchmarks/forward_memory.py --architecture TeacherNet --widths 16 32 64 [--sides 512 768 1024] [--bf16]
@@ -25,6 +25,7 @@ import torch
 
 from litedenoise.allocator import cli_reuses_freed_memory
 from litedenoise.bench import forward_working_bytes_in_new_process, machine_info
+from litedenoise.infer import working_bytes_per_pixel
 from litedenoise.weights import build_model
 
 
@@ -62,7 +63,7 @@ def main() -> None:
             "bytes_per_pixel_by_side": {side: round(value / side**2) for side, value in zip(args.sides, working)},
             "slope_bytes_per_pixel": None if np.isnan(slope) else round(slope),
             "intercept_mb": None if np.isnan(intercept) else round(intercept / 2**20, 1),
-            "in_the_code": build_model(args.architecture, width).working_bytes_per_pixel(args.bf16),
+            "in_the_code": working_bytes_per_pixel(build_model(args.architecture, width), bf16=args.bf16),
             "threads": torch.get_num_threads(),
             "cpu": machine_info()["cpu"],
             "torch": torch.__version__,

@@ -278,6 +278,29 @@ def test_cli_bad_runtime_precision_or_model_file_gives_one_line_and_exit_1(weigh
     assert not (tmp_path / "photo_denoised.png").exists()
 
 
+def test_the_im2col_query_says_which_convolution_pytorch_runs_for_bf16_here():
+    from torch.profiler import profile
+
+    from litedenoise.runtimes import bf16_convolutions_use_im2col
+
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+    tile = torch.rand(1, 8, 32, 32).contiguous(memory_format=torch.channels_last)
+    with profile() as profiler, torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        conv(tile)
+    ran = {event.key for event in profiler.key_averages()}
+    assert ("aten::_slow_conv2d_forward" in ran) == bf16_convolutions_use_im2col()
+
+
+@pytest.mark.parametrize("flags, runtime, warned", [(set(), "torch-bf16", True), ({"avx512_bf16"}, "torch-bf16", False), (set(), "torch", False)])
+def test_cli_torch_bf16_warns_where_the_cpu_emulates_bfloat16(weights, tmp_path, monkeypatch, capsys, flags, runtime, warned):
+    import litedenoise.runtimes
+
+    monkeypatch.setattr(litedenoise.runtimes, "cpu_flags", lambda: flags)
+    source = photo(tmp_path)
+    assert main(["denoise", str(source), "--weights", str(weights), "--runtime", runtime, "-o", str(tmp_path / "out.png")]) == 0
+    assert ("runs emulated" in capsys.readouterr().err) == warned and (tmp_path / "out.png").is_file()
+
+
 @pytest.mark.parametrize(
     "flags, expected", [({"avx512f", "avx512_bf16"}, "torch-bf16"), ({"amx_bf16"}, "torch-bf16"), ({"avx2", "avx512f"}, "torch"), (set(), "torch")]
 )

@@ -74,6 +74,13 @@ def _reuse_freed_memory_for(runtime: str) -> bool:
     return cli_reuses_freed_memory(runtime) and reuse_freed_memory()
 
 
+def _warn_if_bf16_is_emulated(runtime: str, device: str = "cpu") -> None:
+    from litedenoise.runtimes import emulated_bf16_warning
+
+    if warning := emulated_bf16_warning(runtime, device):
+        print(f"litedenoise: {warning}", file=sys.stderr)
+
+
 def denoise_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -86,6 +93,7 @@ def denoise_command(args: argparse.Namespace) -> int:
     weights = args.weights or args.model
     runtime = args.runtime or runtime_for_file(weights) or default_runtime()
     _reuse_freed_memory_for(runtime)
+    _warn_if_bf16_is_emulated(runtime, args.device)
     if args.device == "cuda" and runtime not in TORCH_RUNTIMES:
         raise LiteDenoiseError(f"--device cuda is for the PyTorch runtimes ({', '.join(TORCH_RUNTIMES)}), not {runtime}")
     unique: dict[Path, Path] = {}
@@ -204,6 +212,7 @@ def _evaluation(args: argparse.Namespace, on_image=None):
     if args.precision != "fp32" and args.runtime not in ("onnx", "tflite"):
         raise LiteDenoiseError(f"--precision {args.precision} is for --runtime onnx or tflite")
     _reuse_freed_memory_for(args.runtime)
+    _warn_if_bf16_is_emulated(args.runtime)
     chosen = bool(args.model or args.baseline)
     models = args.model or ([] if chosen else ["student"])
     baselines = args.baseline or ([] if chosen else ["identity"])

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
-from litedenoise.runtimes import Backend, TorchBackend
+from litedenoise.runtimes import Backend, TorchBackend, bf16_convolutions_use_im2col
 
 DEFAULT_MEMORY_BUDGET_MB = 2048
 # For a network that does not say its own working_bytes_per_pixel: above every network of ours measured.
@@ -99,11 +99,21 @@ def plan_tiles(height: int, width: int, tile: int | tuple[int, int], overlap: in
 
 def tile_side_for_budget(model: nn.Module, memory_budget_mb: float, *, bf16: bool = False) -> int:
     """Largest square tile side whose forward pass (fp32, or ``bf16``) fits ``memory_budget_mb``
-    of working memory, by the network's own ``working_bytes_per_pixel`` (it grows with the width)."""
-    measured = getattr(model, "working_bytes_per_pixel", None)
-    bytes_per_pixel = measured(bf16) if measured else FALLBACK_WORKING_BYTES_PER_PIXEL
-    side = int(math.sqrt(memory_budget_mb * 2**20 / bytes_per_pixel))
+    of working memory, by ``working_bytes_per_pixel``."""
+    side = int(math.sqrt(memory_budget_mb * 2**20 / working_bytes_per_pixel(model, bf16=bf16)))
     return max(side // model.size_multiple * model.size_multiple, smallest_tile(model))
+
+
+def working_bytes_per_pixel(model: nn.Module, *, bf16: bool = False) -> int:
+    """The network's own figure for a forward pass here, fp32 or ``bf16`` (it grows with the
+    width; bf16 on a CPU where PyTorch convolves it by im2col has its own, larger one), or the
+    fallback for a network that gives none."""
+    measured = getattr(model, "working_bytes_per_pixel", None)
+    if measured is None:
+        return FALLBACK_WORKING_BYTES_PER_PIXEL
+    if bf16 and all(parameter.device.type == "cpu" for parameter in model.parameters()) and bf16_convolutions_use_im2col():
+        return measured(True, im2col=True)
+    return measured(bf16)
 
 
 def smallest_tile(model: nn.Module | Backend) -> int:

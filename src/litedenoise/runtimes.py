@@ -119,7 +119,7 @@ class _FileBackend(Backend):
             # run_tiles sizes an any-size file's tiles by this (unknown networks get the fallback):
             # the network's fp32 figure, since ONNX Runtime's peak per tile pixel stayed below it
             # (the student: 569-660 bytes at sides 1024-2048 against 800; benchmarks/forward_memory.py)
-            self.working_bytes_per_pixel = lambda bf16=False: measured(False)
+            self.working_bytes_per_pixel = lambda bf16=False, im2col=False: measured(False)
 
     def __call__(self, tile: torch.Tensor) -> torch.Tensor:
         if self.fixed_size is not None and tuple(tile.shape[-2:]) != self.fixed_size:
@@ -225,10 +225,32 @@ def cpu_has_native_bf16() -> bool:
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+def bf16_convolutions_use_im2col() -> bool:
+    """Whether PyTorch runs bfloat16 convolutions on this CPU with its own im2col fallback
+    instead of oneDNN, as it does without AVX-512 (the AVX2-only Zen 3 EPYC): its column buffer
+    holds 9 bf16 values per input channel per pixel, so a tile needs about 3x the memory it needs
+    in oneDNN (``docs/deployment.md``)."""
+    try:
+        return not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    except (AttributeError, RuntimeError):  # a private query: without it, assume the larger need
+        return not cpu_has_native_bf16()
+
+
+def emulated_bf16_warning(runtime: str, device: str = "cpu") -> str | None:
+    """A line for the user who picked torch-bf16 on a CPU that emulates bfloat16."""
+    if runtime == "torch-bf16" and device == "cpu" and not cpu_has_native_bf16():
+        return (
+            "warning: this CPU has no AVX-512 BF16 or AMX, so torch-bf16 runs emulated: "
+            "about 6x slower than --runtime torch, with smaller tiles for the same --memory-mb (docs/deployment.md)"
+        )
+    return None
+
+
 def default_runtime() -> str:
     """The runtime ``denoise`` takes unless told: torch-bf16 on CPUs that compute bfloat16
     natively (AVX-512 BF16 or AMX; 3.1x faster than fp32 at Full HD on Zen 4, -0.01 dB on PolyU
-    val), torch elsewhere (without them bf16 is emulated, 10-15x slower). ``docs/deployment.md``
+    val), torch elsewhere (without them bf16 is emulated: 6x slower in ``denoise`` on an AVX2-only
+    Zen 3, 10-15x in training). ``docs/deployment.md``
     has the measurements.
 
     Not defaults: onnx, the same output to 1e-6, is no longer clearly faster than torch per run

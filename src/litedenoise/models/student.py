@@ -65,11 +65,14 @@ class LiteDenoiseNet(nn.Module):
     # Measured with tests/test_models.py::test_receptive_field_radius_covers_the_measured_extent.
     receptive_field_radius = 140
 
-    def working_bytes_per_pixel(self, bf16: bool = False) -> int:
+    def working_bytes_per_pixel(self, bf16: bool = False, *, im2col: bool = False) -> int:
         """Peak memory of no-grad forwards through the inference path (channels-last), bytes per
         input pixel, fp32 or bf16: lines above every measurement of widths 4-32 with tiles of
         768 px and more (docs/foundation.md), fp32 with the CLI's allocator (``allocator.py``),
-        whose fragmented heap needs up to 1.6x what glibc's default does."""
+        whose fragmented heap needs up to 1.6x what glibc's default does. ``im2col``: bf16 where
+        PyTorch convolves it by im2col (``runtimes.bf16_convolutions_use_im2col``)."""
+        if bf16 and im2col:
+            return 300 + 80 * self.width
         return 80 + 22 * self.width if bf16 else 100 + 56 * self.width
 
     def __init__(self, width: int = 16):

@@ -61,10 +61,13 @@ class TeacherNet(nn.Module):
     # Measured with tests/test_models.py::test_receptive_field_radius_covers_the_measured_extent.
     receptive_field_radius = 196
 
-    def working_bytes_per_pixel(self, bf16: bool = False) -> int:
+    def working_bytes_per_pixel(self, bf16: bool = False, *, im2col: bool = False) -> int:
         """Peak memory of no-grad forwards through the inference path (channels-last), bytes per
         input pixel, fp32 or bf16: lines above every measurement of widths 8-64 with tiles of
-        768 px and more (docs/foundation.md), fp32 with the CLI's allocator (``allocator.py``)."""
+        768 px and more (docs/foundation.md), fp32 with the CLI's allocator (``allocator.py``).
+        ``im2col``: bf16 where PyTorch convolves it by im2col (widths 8-32 measured)."""
+        if bf16 and im2col:
+            return 700 + 100 * self.width
         return 250 + 32 * self.width if bf16 else 300 + 72 * self.width
 
     def __init__(self, width: int = 64):
