@@ -87,6 +87,16 @@ def test_a_jpeg_written_like_a_jpeg_keeps_its_chroma_subsampling(tmp_path, subsa
         assert (JpegImagePlugin.get_sampling(out), JpegImagePlugin.get_sampling(plain)) == (subsampling, 2)
 
 
+@pytest.mark.parametrize("orientation, expected", [(1, 1), (3, 1), (6, 0), (8, 0)])
+def test_a_4_2_2_jpeg_turned_a_quarter_is_written_at_4_4_4_not_halving_its_full_chroma_axis(tmp_path, orientation, expected):
+    Image.fromarray(gradient()).save(tmp_path / "in.jpg", quality=90, subsampling=1, exif=exif_with(orientation))
+    loaded = read_image(tmp_path / "in.jpg")
+    assert loaded.jpeg_subsampling == expected
+    write_image(tmp_path / "out.jpg", loaded.pixels, like=loaded)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert JpegImagePlugin.get_sampling(out) == expected
+
+
 @pytest.mark.parametrize("quality", [0, 101, 9.5, True, "95"])
 def test_write_refuses_a_jpeg_quality_outside_1_to_100(tmp_path, quality):
     with pytest.raises(LiteDenoiseError, match="JPEG quality must be a whole number from 1 to 100"):

@@ -87,6 +87,7 @@ _UPRIGHT = {
     7: lambda a: np.rot90(a, -1)[::-1],
     8: lambda a: np.rot90(a, 1),
 }
+_TRANSPOSING = {5, 6, 7, 8}  # the orientations whose upright image swaps width and height
 
 
 @dataclass
@@ -97,7 +98,8 @@ class LoadedImage:
     (full range 0-255 or 0-65535). ``exif`` is the EXIF block as Pillow writes it (starting with
     ``b"Exif\\0\\0"``) with Orientation reset to 1, because the rotation is already in ``pixels``.
     ``jpeg_subsampling`` is a JPEG's chroma subsampling as Pillow numbers it (0: 4:4:4, 1: 4:2:2,
-    2: 4:2:0), or None for other files and layouts Pillow cannot write.
+    2: 4:2:0), or None for other files and layouts Pillow cannot write; a 4:2:2 JPEG turned upright
+    by a quarter turn says 0, since Pillow cannot write its upright layout (4:4:0).
     """
 
     pixels: np.ndarray
@@ -159,6 +161,10 @@ def read_image(
 
     if orientation in _UPRIGHT:
         pixels = np.ascontiguousarray(_UPRIGHT[orientation](pixels))
+    if orientation in _TRANSPOSING and jpeg_subsampling == 1:
+        # 4:2:2 halves the chroma along the stored rows, which upright are columns (4:4:0, which
+        # Pillow cannot write); 4:2:2 again would halve the full-resolution axis instead
+        jpeg_subsampling = 0
     return LoadedImage(pixels, exif, icc_profile, source_format, jpeg_subsampling)
 
 
