@@ -100,6 +100,16 @@ def test_a_runtime_that_cannot_load_gives_skipped_rows_and_the_others_still_run(
     assert "skipped: int8 export is not there yet" in bench.render_markdown(report)
 
 
+@pytest.mark.parametrize("flags, named, bf16_status", [(set(), False, "skipped"), (set(), True, "ok"), ({"amx_bf16"}, False, "ok")])
+def test_the_default_protocol_skips_torch_bf16_where_the_cpu_emulates_it(monkeypatch, flags, named, bf16_status):
+    monkeypatch.setattr(runtimes, "cpu_flags", lambda: flags)
+    monkeypatch.setitem(bench.PROTOCOLS, "student", bench.Protocol(("torch", "torch-bf16"), ((64, 64),), runs=1, warmup=1))
+    report = bench.run_benchmark(LiteDenoiseNet(width=2), runtimes=["torch", "torch-bf16"] if named else None, matmul_size=TINY_MATMUL)
+    assert [(row["runtime"], row["status"]) for row in report["rows"]] == [("torch", "ok"), ("torch-bf16", bf16_status)]
+    if bf16_status == "skipped":
+        assert "emulated" in report["rows"][1]["reason"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -353,9 +353,11 @@ def run_benchmark(
     came from. ``memory_budget_mb`` sizes the PyTorch rows' tiles, as in ``denoise``. A runtime
     that cannot be loaded (a missing package, an export not supported) gives
     skipped rows with the reason; a failed run gives a failed row; neither stops the others.
-    ``progress`` receives one line per row.
+    ``progress`` receives one line per row. Left to the protocol, torch-bf16 is skipped on a CPU
+    that emulates bfloat16; named in ``runtimes``, it runs.
     """
     protocol = PROTOCOLS["teacher" if isinstance(model, TeacherNet) else "student"]
+    chosen = set(runtimes or ())
     runtimes = list(runtimes or protocol.runtimes)
     sizes = [tuple(size) for size in (sizes or protocol.sizes)]
     runs = protocol.runs if runs is None else runs
@@ -375,6 +377,10 @@ def run_benchmark(
         rows = []
         with tempfile.TemporaryDirectory(prefix="litedenoise-bench-") as cache_dir:  # a fresh export each time: its time is reported
             for name in runtimes:
+                if name not in chosen and (reason := _emulated_by_this_cpu(name)):
+                    progress(f"{name}: skipped ({reason})")
+                    rows += _skipped_rows(name, sizes, reason)
+                    continue
                 # the backends get the threads asked for; None leaves each at its default, torch's count
                 rows += _runtime_rows(model, name, sizes, export_size, runs, warmup, threads, data, Path(cache_dir), cost, peaks, progress, memory_budget_mb)
     finally:
@@ -428,6 +434,20 @@ def _check_request(model: nn.Module, runtimes: list[str], sizes: list[tuple], ru
         raise LiteDenoiseError(f"--matmul-size must be at least 1, got {matmul_size}")
 
 
+def _emulated_by_this_cpu(name: str) -> str | None:
+    """Why a default row is left out: bf16 emulated here would take most of the benchmark's time
+    (about 6x fp32's per run) for a runtime nobody would deploy on this CPU."""
+    from litedenoise.runtimes import cpu_has_native_bf16
+
+    if BENCH_RUNTIMES[name].runtime == "torch-bf16" and not cpu_has_native_bf16():
+        return "no AVX-512 BF16 or AMX: bfloat16 is emulated here, about 6x slower than fp32; name it in --runtimes to time it"
+    return None
+
+
+def _skipped_rows(name: str, sizes: list[tuple[int, int]], reason: str) -> list[dict]:
+    return [{"runtime": name, "precision": BENCH_RUNTIMES[name].precision, "size": list(size), "status": "skipped", "reason": reason} for size in sizes]
+
+
 def _runtime_rows(
     model: nn.Module,
     name: str,
@@ -460,7 +480,7 @@ def _runtime_rows(
     except Exception as error:  # a missing package, an export this model or precision lacks: a row, not a crash
         reason = _one_line(error)
         progress(f"{name}: skipped ({reason})")
-        return [{"runtime": name, "precision": spec.precision, "size": list(size), "status": "skipped", "reason": reason} for size in sizes]
+        return _skipped_rows(name, sizes, reason)
     export_s = time.perf_counter() - start
     fixed_size = getattr(backend, "fixed_size", None)
 

@@ -666,7 +666,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--model", choices=["student", "teacher"], default="student", help="shipped student, or a randomly initialised teacher")
     bench.add_argument("--weights", type=file_argument, help="a .safetensors weights file of that architecture")
-    bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME", help=f"any of {' '.join(BENCH_RUNTIMES)}")
+    bench.add_argument(
+        "--runtimes",
+        nargs="+",
+        metavar="RUNTIME",
+        help=f"any of {' '.join(BENCH_RUNTIMES)} (default: all; torch-bf16 only where the CPU computes bfloat16 natively)",
+    )
     bench.add_argument("--sizes", nargs="+", type=parse_size, metavar="HxW", help="image sizes; ONNX/TFLite are exported at the first and tile the others")
     bench.add_argument("--runs", type=int, help="timed runs per row")
     bench.add_argument("--warmup", type=int, help="untimed runs before them (the first is reported as the first call)")
