@@ -80,6 +80,17 @@ def test_a_single_png_is_denoised_beside_it_with_the_same_shape_and_dtype(tmp_pa
     assert error_lines(capsys.readouterr().err) == []
 
 
+def test_a_person_at_a_terminal_sees_the_tiles_go_by_and_a_log_does_not(tmp_path, denoise, capsys, monkeypatch):
+    source = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (320, 330, 3), dtype=np.uint8)).save(source)
+    assert denoise(source, "-o", tmp_path / "log.png", "--tile", "320") == 0
+    assert "tile/s" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert denoise(source, "-o", tmp_path / "terminal.png", "--tile", "320") == 0
+    shown = capsys.readouterr().err
+    assert "big.png: 100%" in shown and "tile/s" in shown
+
+
 def test_output_option_with_a_file_name_writes_the_single_result_there(tmp_path, denoise):
     source = save_8bit(tmp_path / "photo.png", random_pixels(32, 40))
     destination = tmp_path / "clean.png"

@@ -61,6 +61,18 @@ def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_stud
     assert (tiled_by_budget - whole).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("tta", [False, True])
+def test_progress_hears_of_every_tile_from_none_to_all(tiny_student, tta):
+    forwards, heard = [], []
+    hook = tiny_student.register_forward_pre_hook(lambda module, inputs: forwards.append(inputs[0].shape))
+    try:
+        denoise(np.zeros((400, 500, 3), np.uint8), tiny_student, tile=320, tta=tta, progress=lambda done, total: heard.append((done, total)))
+    finally:
+        hook.remove()
+    total = 8 if tta else len(forwards)
+    assert len(forwards) > (8 if tta else 1) and heard == [(done, total) for done in range(total + 1)]
+
+
 def test_a_module_runs_its_tiles_channels_last_and_is_left_as_it_was(tiny_student):
     layouts = []
     hook = tiny_student.register_forward_pre_hook(lambda _, inputs: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+from functools import partial
 from pathlib import Path
 
 from litedenoise.allocator import cli_reuses_freed_memory, reuse_freed_memory
@@ -81,6 +82,12 @@ def _warn_if_bf16_is_emulated(runtime: str, device: str = "cpu") -> None:
         print(f"litedenoise: {warning}", file=sys.stderr)
 
 
+def _advance(bar, done: int, total: int) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
+    bar.refresh()  # update() alone would not show the total before the first tile is done
+
+
 def denoise_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -136,7 +143,9 @@ def denoise_command(args: argparse.Namespace) -> int:
             if destination.exists() and not args.overwrite:
                 raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
-            result = denoise(loaded.pixels, backend, tile=args.tile, memory_budget_mb=args.memory_mb)
+            # a big photo takes minutes on a CPU: show its tiles going by, where a person watches
+            with tqdm(desc=source.name, unit="tile", leave=False, disable=not sys.stderr.isatty()) as tiles:
+                result = denoise(loaded.pixels, backend, tile=args.tile, memory_budget_mb=args.memory_mb, progress=partial(_advance, tiles))
             write_image(destination, result, like=loaded, overwrite=args.overwrite, jpeg_quality=args.quality)
             tqdm.write(f"{source} -> {destination}", file=sys.stderr)
         except LiteDenoiseError as error:

@@ -152,6 +152,7 @@ def denoise_tensor(
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     bf16: bool = False,
     tta: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Denoise an NCHW float tensor in [0, 1] of any height and width; returns the same shape.
 
@@ -160,20 +161,31 @@ def denoise_tensor(
     gets tiles of that size. ``bf16`` runs a network under bfloat16 autocast (fast on CPUs with
     AVX-512 BF16 or AMX, slightly less exact; for a backend, ``load_backend("torch-bf16", ...)``).
     ``tta`` is the x8 self-ensemble: the mean of the outputs for the 8 flips and 90-degree
-    rotations, each undone (8x the time).
+    rotations, each undone (8x the time). ``progress(done, total)`` is called before the first
+    tile and after each (with ``tta``, before the first of the 8 passes and after each).
     """
     if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 3 or not image.is_floating_point():
         got = f"a {image.dtype} tensor of shape {tuple(image.shape)}" if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"expected an Nx3xHxW float tensor in [0, 1], got {got}")
     backend = _as_backend(model, bf16)
     if tta:
-        return dihedral_mean(lambda turned: denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb), image)
+        passes = iter(range(1, 9))
+        if progress:
+            progress(0, 8)
+
+        def one_pass(turned: torch.Tensor) -> torch.Tensor:
+            result = denoise_tensor(turned, backend, tile=tile, memory_budget_mb=memory_budget_mb)
+            if progress:
+                progress(next(passes), 8)
+            return result
+
+        return dihedral_mean(one_pass, image)
     output = torch.empty_like(image)
 
     def keep(rows: slice, cols: slice, result: torch.Tensor) -> None:
         output[..., rows, cols] = result
 
-    run_tiles(image, backend, keep, tile=tile, memory_budget_mb=memory_budget_mb)
+    run_tiles(image, backend, keep, tile=tile, memory_budget_mb=memory_budget_mb, progress=progress)
     return output
 
 
@@ -193,9 +205,11 @@ def run_tiles(
     tile: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     scale: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Run ``backend`` over the tiles of an NCHW ``image`` and hand each tile's kept output to
     ``keep(rows, cols, result)``, in image coordinates (``denoise_tensor`` says how tiles are sized).
+    ``progress(tiles done, tiles in all)`` is called once before the first tile and after each.
 
     The image may be of any dtype and memory layout: each tile is converted to float32 on its
     own and divided by ``scale``, so an 8-bit photo is never held in float as a whole.
@@ -220,7 +234,10 @@ def run_tiles(
         raise LiteDenoiseError(
             f"{given}: too small to cut this {height}x{width} image into tiles; this network needs {smallest} or more ({radius} pixels of context on each side)"
         )
-    for t in plan_tiles(len(rows), len(cols), tile_size, radius, multiple, fixed=fixed is not None):
+    tiles = plan_tiles(len(rows), len(cols), tile_size, radius, multiple, fixed=fixed is not None)
+    if progress:
+        progress(0, len(tiles))
+    for done, t in enumerate(tiles, start=1):
         window = _window(image, rows[t.top : t.top + t.height], cols[t.left : t.left + t.width])
         if window.dtype != torch.float32:
             # a new tile, in the NHWC order TorchBackend runs (no second copy there), scaled in place
@@ -232,6 +249,8 @@ def run_tiles(
         bottom, right = min(t.keep_bottom, height), min(t.keep_right, width)
         kept = result[..., t.keep_top - t.top : bottom - t.top, t.keep_left - t.left : right - t.left]
         keep(slice(t.keep_top, bottom), slice(t.keep_left, right), kept)
+        if progress:
+            progress(done, len(tiles))
 
 
 def _window(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -271,11 +290,12 @@ def denoise(
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     bf16: bool = False,
     tta: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Denoise an HxW, HxWx3 or HxWx4 image; returns the same shape and dtype.
 
     ``model`` is a network or a ``runtimes.Backend`` (``denoise_tensor`` says how each is tiled;
-    ``tta`` is its x8 self-ensemble).
+    ``tta`` is its x8 self-ensemble, ``progress(done, total)`` its calls as the tiles are done).
     uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
     is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
     Without ``tta`` the image is never copied whole: each tile is converted on its own and its
@@ -317,9 +337,9 @@ def denoise(
         tensor = rgb.permute(2, 0, 1)[None].to(torch.float32)
         if integer:
             tensor.div_(scale)
-        keep(slice(None), slice(None), denoise_tensor(tensor, backend, tile=tile, memory_budget_mb=memory_budget_mb, tta=True))
+        keep(slice(None), slice(None), denoise_tensor(tensor, backend, tile=tile, memory_budget_mb=memory_budget_mb, tta=True, progress=progress))
     else:
-        run_tiles(rgb.permute(2, 0, 1)[None], backend, keep, tile=tile, memory_budget_mb=memory_budget_mb, scale=scale)
+        run_tiles(rgb.permute(2, 0, 1)[None], backend, keep, tile=tile, memory_budget_mb=memory_budget_mb, scale=scale, progress=progress)
     if image.ndim == 3 and image.shape[2] == 4:
         output[..., 3] = image[..., 3]
     return output
