@@ -194,6 +194,19 @@ def test_an_rgba_png_keeps_its_alpha_channel_byte_identical(tmp_path, denoise):
     np.testing.assert_array_equal(pixels[..., 3], original[..., 3])
 
 
+def test_a_grey_png_with_alpha_stays_grey_with_its_alpha_and_matches_the_grey_result(tmp_path, denoise):
+    original = random_pixels(24, 32, channels=2, seed=4)
+    with_alpha = save_8bit(tmp_path / "scan.png", original)
+    without = save_8bit(tmp_path / "plain.png", original[..., 0])
+
+    assert denoise(with_alpha) == 0 and denoise(without) == 0
+
+    mode, pixels = load(tmp_path / "scan_denoised.png")
+    assert mode == "LA"
+    np.testing.assert_array_equal(pixels[..., 1], original[..., 1])
+    np.testing.assert_array_equal(pixels[..., 0], load(tmp_path / "plain_denoised.png")[1])
+
+
 # --- never destroying a file -----------------------------------------------------------------
 
 

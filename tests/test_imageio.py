@@ -126,8 +126,8 @@ def test_16bit_grey_alpha_png_and_planar_tiff_keep_all_16_bits(tmp_path):
     with open(tmp_path / "la.png", "wb") as file:
         png.Writer(7, 6, greyscale=True, alpha=True, bitdepth=16).write(file, grey_alpha.reshape(6, 14))
     loaded = read_image(tmp_path / "la.png").pixels
-    assert loaded.dtype == np.uint16 and loaded.shape == (6, 7, 4)
-    np.testing.assert_array_equal(loaded[:, :, [0, 3]], grey_alpha)
+    assert loaded.dtype == np.uint16
+    np.testing.assert_array_equal(loaded, grey_alpha)
 
     rgb = noise()
     planes = rgb.transpose(2, 0, 1)
@@ -151,16 +151,37 @@ def test_heic_and_avif_round_trip_approximately(tmp_path, suffix):
     assert np.abs(loaded.pixels.astype(int) - pixels).mean() < 6
 
 
-def test_palette_cmyk_and_grey_alpha_images_become_rgb_or_rgba(tmp_path):
+def test_palette_and_cmyk_images_become_rgb_and_grey_alpha_stays_grey_alpha(tmp_path):
     rgb = gradient()
     Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
     Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
     Image.fromarray(rgb).convert("LA").save(tmp_path / "la.png")
     assert read_image(tmp_path / "p.png").pixels.shape == (12, 16, 3)
     assert read_image(tmp_path / "cmyk.jpg").pixels.shape == (12, 16, 3)
-    grey_alpha = read_image(tmp_path / "la.png").pixels
-    assert grey_alpha.shape == (12, 16, 4)
-    np.testing.assert_array_equal(grey_alpha[:, :, 0], grey_alpha[:, :, 2])
+    np.testing.assert_array_equal(read_image(tmp_path / "la.png").pixels, np.asarray(Image.fromarray(rgb).convert("LA")))
+
+
+@pytest.mark.parametrize("suffix, depth", [(".png", 8), (".png", 16), (".tif", 8)])
+def test_grey_and_alpha_round_trips_exactly_where_the_format_holds_it(tmp_path, suffix, depth):
+    dtype = np.uint8 if depth == 8 else np.uint16
+    pixels = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, (6, 7, 2), endpoint=True).astype(dtype)
+    write_image(tmp_path / f"la{suffix}", pixels)
+    loaded = read_image(tmp_path / f"la{suffix}").pixels
+    assert loaded.dtype == dtype
+    np.testing.assert_array_equal(loaded, pixels)
+
+
+# BMP is written RGBA, but Pillow reads 32-bit BMP back as RGB; 16-bit TIFF goes RGBA because
+# Pillow cannot open 16-bit grey-and-alpha TIFF at all
+@pytest.mark.parametrize("suffix, depth, shape", [(".jpg", 8, (6, 7)), (".bmp", 8, (6, 7, 3)), (".webp", 8, (6, 7, 4)), (".tif", 16, (6, 7, 4))])
+def test_grey_and_alpha_becomes_grey_or_rgba_where_the_format_lacks_it(tmp_path, suffix, depth, shape):
+    dtype = np.uint8 if depth == 8 else np.uint16
+    pixels = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, (6, 7, 2), endpoint=True).astype(dtype)
+    write_image(tmp_path / f"la{suffix}", pixels)
+    loaded = read_image(tmp_path / f"la{suffix}").pixels
+    assert loaded.shape == shape and loaded.dtype == dtype
+    if len(shape) == 3:  # lossless: the grey in all three colours, then the alpha as it was
+        np.testing.assert_array_equal(loaded, pixels[:, :, [0, 0, 0, 1]][:, :, : shape[2]])
 
 
 def test_read_rgb_uint8_gives_three_8bit_channels_for_grey_rgba_and_16bit(tmp_path):

@@ -124,14 +124,14 @@ def load_synthetic(folder: str | Path, level: str, *, seed: int = 0) -> EvalSet:
 
 
 def _read_pair(name: str, noisy_path: Path, clean_path: Path) -> EvalImage | str:
-    from litedenoise.imageio import as_rgb_uint8, read_image
+    from litedenoise.imageio import as_rgb_uint8, is_grey, read_image
 
     try:
         noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
     except LiteDenoiseError as error:
         return f"{name}: {error}"
-    if (noisy.ndim == 2) != (clean.ndim == 2):
-        kinds = ["grey" if pixels.ndim == 2 else "colour" for pixels in (noisy, clean)]
+    if is_grey(noisy) != is_grey(clean):
+        kinds = ["grey" if is_grey(pixels) else "colour" for pixels in (noisy, clean)]
         return f"{name}: noisy is {kinds[0]}, clean {kinds[1]}"
     if noisy.shape[:2] != clean.shape[:2]:
         return f"{name}: noisy is {noisy.shape[1]}x{noisy.shape[0]}, clean {clean.shape[1]}x{clean.shape[0]}"

@@ -61,6 +61,7 @@ _FORMAT_BY_SUFFIX = {
 _FORMATS_WITH_METADATA = {"PNG", "JPEG", "TIFF", "WEBP", "HEIF", "AVIF"}
 _FORMATS_WITHOUT_GREY = {"WEBP", "HEIF", "AVIF"}
 _FORMATS_WITHOUT_ALPHA = {"JPEG"}
+_FORMATS_WITHOUT_GREY_ALPHA = {"BMP", "WEBP", "HEIF", "AVIF"}  # these get RGBA
 
 _ORIENTATION = ExifTags.Base.Orientation
 # TIFF keeps EXIF-like tags in the same directory as its layout tags (strip offsets, bit depths);
@@ -94,7 +95,7 @@ _TRANSPOSING = {5, 6, 7, 8}  # the orientations whose upright image swaps width 
 class LoadedImage:
     """An upright image and the metadata worth carrying to its denoised copy.
 
-    ``pixels`` is HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16 as stored in the file
+    ``pixels`` is HxW (grey), HxWx2 (grey and alpha), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16 as stored in the file
     (full range 0-255 or 0-65535). ``exif`` is the EXIF block as Pillow writes it (starting with
     ``b"Exif\\0\\0"``) with Orientation reset to 1, because the rotation is already in ``pixels``.
     ``jpeg_subsampling`` is a JPEG's chroma subsampling as Pillow numbers it (0: 4:4:4, 1: 4:2:2,
@@ -114,8 +115,8 @@ def read_image(
 ) -> LoadedImage:
     """Read an image file and turn it upright according to its EXIF orientation.
 
-    Grey stays HxW, colour becomes HxWx3, anything with alpha HxWx4; palette and CMYK images
-    become RGB (or RGBA). 16-bit files give uint16, all others uint8. Raises LiteDenoiseError for
+    Grey stays HxW (HxWx2 with alpha), colour becomes HxWx3 (HxWx4 with alpha); palette and CMYK
+    images become RGB (or RGBA). 16-bit files give uint16, all others uint8. Raises LiteDenoiseError for
     a missing, empty, truncated or unreadable file, one with more than ``max_pixels`` pixels
     (checked from the header, before decoding) or a side shorter than ``min_side``.
     """
@@ -186,7 +187,12 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
                 orientation = getattr(image, "tag_v2", {}).get(ExifTags.Base.Orientation, 1)
     except Exception as error:  # Pillow and its plugins raise many types for unreadable headers
         raise LiteDenoiseError(f"cannot read the header of {path}: {error}") from error
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return (height, width) if orientation in _TRANSPOSING else (width, height)
+
+
+def is_grey(pixels: np.ndarray) -> bool:
+    """Whether ``read_image``'s pixels are grey (HxW, or HxWx2 with alpha)."""
+    return pixels.ndim == 2 or pixels.shape[2] == 2
 
 
 def read_rgb_uint8(path: str | Path) -> np.ndarray:
@@ -199,8 +205,8 @@ def read_rgb_uint8(path: str | Path) -> np.ndarray:
 
 def as_rgb_uint8(pixels: np.ndarray) -> np.ndarray:
     """``read_image``'s pixels as ``read_rgb_uint8`` gives them."""
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    if is_grey(pixels):
+        pixels = np.repeat(pixels.reshape(*pixels.shape[:2], -1)[:, :, :1], 3, axis=2)
     return np.ascontiguousarray(_to_uint8(pixels[:, :, :3]))
 
 
@@ -212,11 +218,12 @@ def write_image(
     overwrite: bool = False,
     jpeg_quality: int = 95,
 ) -> None:
-    """Write HxW, HxWx3 or HxWx4 uint8/uint16 pixels; the format comes from the suffix.
+    """Write HxW, HxWx2 (grey and alpha), HxWx3 or HxWx4 uint8/uint16 pixels; the format comes
+    from the suffix.
 
     16-bit pixels stay 16-bit in PNG and TIFF. JPEG, WebP, BMP, HEIF and AVIF hold 8 bits only,
     so uint16 is rounded to uint8 (value / 257). JPEG drops alpha; WebP, HEIF and AVIF store grey
-    as RGB. WebP is written lossless; ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
+    as RGB, and they, BMP and 16-bit TIFF store grey and alpha as RGBA. WebP is written lossless; ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
 
     With ``like``, its EXIF and ICC profile are carried over where the format holds them (not BMP;
     16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF), and a JPEG written
@@ -243,9 +250,11 @@ def write_image(
     if not keep_16bit:
         pixels = _to_uint8(pixels)
     if file_format in _FORMATS_WITHOUT_ALPHA and pixels.ndim == 3:
-        pixels = pixels[:, :, :3]
+        pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
     if file_format in _FORMATS_WITHOUT_GREY and pixels.ndim == 2:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    if (file_format in _FORMATS_WITHOUT_GREY_ALPHA or keep_16bit and file_format == "TIFF") and pixels.ndim == 3 and pixels.shape[2] == 2:
+        pixels = pixels[:, :, [0, 0, 0, 1]]  # 16-bit grey-and-alpha TIFF: Pillow could not open it
     pixels = np.ascontiguousarray(pixels)
 
     exif = icc_profile = None
@@ -374,7 +383,7 @@ def _read_16bit_png(path: Path) -> np.ndarray:
         width, height, rows, info = png.Reader(file=file).read()
         pixels = np.array([np.asarray(row, dtype=np.uint16) for row in rows])
     pixels = pixels.reshape(height, width, info["planes"])
-    return _with_rgba_for_grey_alpha(pixels)
+    return _without_a_single_channel_axis(pixels)
 
 
 def _read_16bit_tiff(path: Path) -> np.ndarray:
@@ -388,23 +397,20 @@ def _read_16bit_tiff(path: Path) -> np.ndarray:
             pixels = np.moveaxis(pixels, 0, -1)
     if pixels.dtype != np.uint16 or not (pixels.ndim == 2 or pixels.ndim == 3 and pixels.shape[2] <= 4):
         raise LiteDenoiseError(f"{path}: TIFF layout {pixels.shape} {pixels.dtype} is not supported")
-    return _with_rgba_for_grey_alpha(pixels)
+    return _without_a_single_channel_axis(pixels)
 
 
-def _with_rgba_for_grey_alpha(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        return pixels[:, :, 0]
-    if pixels.ndim == 3 and pixels.shape[2] == 2:
-        grey, alpha = pixels[:, :, :1], pixels[:, :, 1:]
-        return np.concatenate([grey, grey, grey, alpha], axis=2)
-    return pixels
+def _without_a_single_channel_axis(pixels: np.ndarray) -> np.ndarray:
+    return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
 
 
 def _pixels_from_pillow(path: Path, image: Image.Image) -> np.ndarray:
     _load_all_or_fail(image)
     if image.mode == "1":
         image = image.convert("L")
-    elif image.mode in ("LA", "La", "PA", "RGBa") or "transparency" in image.info and image.mode == "P":
+    elif image.mode == "La":  # alpha-premultiplied grey
+        image = image.convert("LA")
+    elif image.mode in ("PA", "RGBa") or "transparency" in image.info and image.mode == "P":
         image = image.convert("RGBA")
     elif image.mode in ("P", "CMYK", "RGBX", "YCbCr", "LAB", "HSV"):
         image = image.convert("RGB")
@@ -471,9 +477,9 @@ def _checked_pixels(path: Path, pixels: np.ndarray) -> np.ndarray:
         raise LiteDenoiseError(f"cannot write {path}: pixels must be uint8 or uint16, not {kind}")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    if not (pixels.ndim == 2 or pixels.ndim == 3 and pixels.shape[2] in (3, 4)) or pixels.size == 0:
+    if not (pixels.ndim == 2 or pixels.ndim == 3 and pixels.shape[2] in (2, 3, 4)) or pixels.size == 0:
         shape = "x".join(map(str, pixels.shape))
-        raise LiteDenoiseError(f"cannot write {path}: pixels must be HxW, HxWx3 or HxWx4, not {shape}")
+        raise LiteDenoiseError(f"cannot write {path}: pixels must be HxW, HxWx2, HxWx3 or HxWx4, not {shape}")
     return pixels
 
 
@@ -503,7 +509,7 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 def _icc_fits(icc_profile: bytes, pixels: np.ndarray) -> bool:
     colour_space = icc_profile[16:20]  # ICC header: data colour space signature
-    return colour_space == (b"GRAY" if pixels.ndim == 2 else b"RGB ")
+    return colour_space == (b"GRAY" if is_grey(pixels) else b"RGB ")
 
 
 def _pillow_save_options(file_format: str, jpeg_quality: int) -> dict:
@@ -523,7 +529,7 @@ def _write_16bit_png(
 ) -> None:
     height, width = pixels.shape[:2]
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    writer = png.Writer(width, height, greyscale=channels == 1, alpha=channels == 4, bitdepth=16)
+    writer = png.Writer(width, height, greyscale=channels in (1, 2), alpha=channels in (2, 4), bitdepth=16)
     encoded = io.BytesIO()
     writer.write(encoded, pixels.reshape(height, width * channels))
     # pypng cannot write colour profiles or EXIF, so add those chunks; they must precede IDAT.
@@ -537,7 +543,7 @@ def _write_16bit_png(
 
 
 def _write_16bit_tiff(file: BinaryIO, pixels: np.ndarray, icc_profile: bytes | None) -> None:
-    colour = pixels.ndim == 3
+    colour = pixels.ndim == 3  # grey and alpha came as RGBA
     tifffile.imwrite(
         file,
         pixels,

@@ -292,7 +292,7 @@ def denoise(
     tta: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Denoise an HxW, HxWx3 or HxWx4 image; returns the same shape and dtype.
+    """Denoise an HxW, HxWx2 (grey and alpha), HxWx3 or HxWx4 image; returns the same shape and dtype.
 
     ``model`` is a network or a ``runtimes.Backend`` (``denoise_tensor`` says how each is tiled;
     ``tta`` is its x8 self-ensemble, ``progress(done, total)`` its calls as the tiles are done).
@@ -303,8 +303,8 @@ def denoise(
     """
     if not isinstance(image, np.ndarray):
         raise LiteDenoiseError(f"expected a numpy array, got {type(image).__name__}")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)) or image.size == 0:
-        raise LiteDenoiseError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)) or image.size == 0:
+        raise LiteDenoiseError(f"expected an HxW, HxWx2, HxWx3 or HxWx4 image, got shape {image.shape}")
     integer = image.dtype == np.uint8 or image.dtype == np.uint16
     scale = float(np.iinfo(image.dtype).max) if integer else 1.0
     if not integer and not np.issubdtype(image.dtype, np.floating):
@@ -318,11 +318,12 @@ def denoise(
     with warnings.catch_warnings():  # a decoded image is often read-only; it is only ever read here
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         pixels = torch.from_numpy(np.ascontiguousarray(image))
-    grey = image.ndim == 2 or image.shape[2] == 1
-    rgb = pixels.reshape(*image.shape[:2], 1).expand(-1, -1, 3) if grey else pixels[..., :3]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    grey, alpha = channels in (1, 2), channels in (2, 4)
+    rgb = pixels.reshape(*image.shape[:2], channels)[..., :1].expand(-1, -1, 3) if grey else pixels[..., :3]
     output = np.empty_like(image)
-    target = torch.from_numpy(output)
-    target = target.reshape(image.shape[:2]) if grey else target[..., :3]
+    target = torch.from_numpy(output).reshape(*image.shape[:2], channels)
+    target = target[..., 0] if grey else target[..., :3]
 
     def keep(rows: slice, cols: slice, result: torch.Tensor) -> None:
         result = result[0].permute(1, 2, 0)
@@ -340,6 +341,6 @@ def denoise(
         keep(slice(None), slice(None), denoise_tensor(tensor, backend, tile=tile, memory_budget_mb=memory_budget_mb, tta=True, progress=progress))
     else:
         run_tiles(rgb.permute(2, 0, 1)[None], backend, keep, tile=tile, memory_budget_mb=memory_budget_mb, scale=scale, progress=progress)
-    if image.ndim == 3 and image.shape[2] == 4:
-        output[..., 3] = image[..., 3]
+    if alpha:
+        output[..., -1] = image[..., -1]
     return output
