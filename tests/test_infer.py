@@ -275,7 +275,7 @@ def test_a_budget_or_tile_that_is_not_a_positive_number_is_refused(options, tiny
 
 def test_unsupported_shapes_and_dtypes_are_refused(tiny_student):
     with pytest.raises(LiteDenoiseError):
-        denoise(np.zeros((8, 8, 2), np.uint8), tiny_student)
+        denoise(np.zeros((8, 8, 5), np.uint8), tiny_student)
     with pytest.raises(LiteDenoiseError):
         denoise(np.zeros((8, 8, 3), np.int32), tiny_student)
 
