@@ -95,9 +95,10 @@ _TRANSPOSING = {5, 6, 7, 8}  # the orientations whose upright image swaps width 
 class LoadedImage:
     """An upright image and the metadata worth carrying to its denoised copy.
 
-    ``pixels`` is HxW (grey), HxWx2 (grey and alpha), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16 as stored in the file
-    (full range 0-255 or 0-65535). ``exif`` is the EXIF block as Pillow writes it (starting with
-    ``b"Exif\\0\\0"``) with Orientation reset to 1, because the rotation is already in ``pixels``.
+    ``pixels`` is HxW (grey), HxWx2 (grey and alpha), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16
+    as stored in the file (full range 0-255 or 0-65535). ``exif`` is the EXIF block as Pillow
+    writes it (starting with ``b"Exif\\0\\0"``) with Orientation reset to 1, because the rotation is
+    already in ``pixels``.
     ``jpeg_subsampling`` is a JPEG's chroma subsampling as Pillow numbers it (0: 4:4:4, 1: 4:2:2,
     2: 4:2:0), or None for other files and layouts Pillow cannot write; a 4:2:2 JPEG turned upright
     by a quarter turn says 0, since Pillow cannot write its upright layout (4:4:0).
@@ -116,9 +117,10 @@ def read_image(
     """Read an image file and turn it upright according to its EXIF orientation.
 
     Grey stays HxW (HxWx2 with alpha), colour becomes HxWx3 (HxWx4 with alpha); palette and CMYK
-    images become RGB (or RGBA). 16-bit files give uint16, all others uint8. Raises LiteDenoiseError for
-    a missing, empty, truncated or unreadable file, one with more than ``max_pixels`` pixels
-    (checked from the header, before decoding) or a side shorter than ``min_side``.
+    images become RGB (or RGBA). 16-bit files give uint16, all others uint8. Raises
+    LiteDenoiseError for a missing, empty, truncated or unreadable file, one with more than
+    ``max_pixels`` pixels (checked from the header, before decoding) or a side shorter than
+    ``min_side``.
     """
     path = Path(path)
     _check_input_file(path)
@@ -223,7 +225,8 @@ def write_image(
 
     16-bit pixels stay 16-bit in PNG and TIFF. JPEG, WebP, BMP, HEIF and AVIF hold 8 bits only,
     so uint16 is rounded to uint8 (value / 257). JPEG drops alpha; WebP, HEIF and AVIF store grey
-    as RGB, and they, BMP and 16-bit TIFF store grey and alpha as RGBA. WebP is written lossless; ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
+    as RGB, and they, BMP and 16-bit TIFF store grey and alpha as RGBA. WebP is written lossless;
+    ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
 
     With ``like``, its EXIF and ICC profile are carried over where the format holds them (not BMP;
     16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF), and a JPEG written
