@@ -207,6 +207,16 @@ def test_a_grey_png_with_alpha_stays_grey_with_its_alpha_and_matches_the_grey_re
     np.testing.assert_array_equal(pixels[..., 0], load(tmp_path / "plain_denoised.png")[1])
 
 
+def test_strength_0_writes_the_input_back_and_strength_1_the_default(tmp_path, denoise):
+    original = random_pixels(24, 32, seed=5)
+    source = save_8bit(tmp_path / "photo.png", original)
+    assert denoise(source, "-o", tmp_path / "none.png", "--strength", "0") == 0
+    assert denoise(source, "-o", tmp_path / "all.png", "--strength", "1") == 0
+    assert denoise(source, "-o", tmp_path / "default.png") == 0
+    np.testing.assert_array_equal(load(tmp_path / "none.png")[1], original)
+    np.testing.assert_array_equal(load(tmp_path / "all.png")[1], load(tmp_path / "default.png")[1])
+
+
 # --- never destroying a file -----------------------------------------------------------------
 
 
@@ -407,7 +417,7 @@ def test_a_tile_too_small_for_the_receptive_field_gives_a_one_line_error(tmp_pat
 @pytest.mark.parametrize(
     "option, value",
     [("--memory-mb", "0"), ("--memory-mb", "-5"), ("--memory-mb", "nan"), ("--memory-mb", "inf"), ("--tile", "0"), ("--tile", "-16"), ("--max-pixels", "-1"),
-     ("--quality", "0"), ("--quality", "101"), ("--quality", "high")],
+     ("--quality", "0"), ("--quality", "101"), ("--quality", "high"), ("--strength", "1.5"), ("--strength", "-0.1"), ("--strength", "nan")],
 )
 def test_a_number_out_of_range_is_refused_in_one_line_before_any_work(tmp_path, denoise, capsys, option, value):
     source = save_8bit(tmp_path / "photo.png", random_pixels())

@@ -273,6 +273,25 @@ def test_a_budget_or_tile_that_is_not_a_positive_number_is_refused(options, tiny
         denoise_tensor(torch.rand(1, 3, 32, 32), tiny_student, **options)
 
 
+@pytest.mark.parametrize("shape, dtype", [((40, 48, 3), np.uint8), ((40, 48), np.uint8), ((40, 48, 4), np.uint16), ((40, 48, 3), np.float32)])
+def test_strength_blends_the_result_with_the_input_from_none_to_all(tiny_student, shape, dtype):
+    rng = np.random.default_rng(0)
+    image = rng.random(shape).astype(dtype) if dtype == np.float32 else rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    full = denoise(image, tiny_student)
+    np.testing.assert_array_equal(denoise(image, tiny_student, strength=1.0), full)
+    np.testing.assert_array_equal(denoise(image, tiny_student, strength=0.0), image)
+    half = denoise(image, tiny_student, strength=0.5).astype(np.float64)
+    step = 1e-6 if dtype == np.float32 else 1  # one rounding step
+    assert np.abs(half - (image.astype(np.float64) + full) / 2).max() <= step
+    assert np.abs(full.astype(np.float64) - image).max() > 4 * step  # the network did change it
+
+
+@pytest.mark.parametrize("strength", [-0.1, 1.5, float("nan"), True, "0.5"])
+def test_a_strength_outside_0_to_1_is_refused(tiny_student, strength):
+    with pytest.raises(LiteDenoiseError, match="strength must be a number from 0 to 1"):
+        denoise(np.zeros((8, 8, 3), np.uint8), tiny_student, strength=strength)
+
+
 def test_unsupported_shapes_and_dtypes_are_refused(tiny_student):
     with pytest.raises(LiteDenoiseError):
         denoise(np.zeros((8, 8, 5), np.uint8), tiny_student)

@@ -145,7 +145,9 @@ def denoise_command(args: argparse.Namespace) -> int:
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
             # a big photo takes minutes on a CPU: show its tiles going by, where a person watches
             with tqdm(desc=source.name, unit="tile", leave=False, disable=not sys.stderr.isatty()) as tiles:
-                result = denoise(loaded.pixels, backend, tile=args.tile, memory_budget_mb=args.memory_mb, progress=partial(_advance, tiles))
+                result = denoise(
+                    loaded.pixels, backend, tile=args.tile, memory_budget_mb=args.memory_mb, strength=args.strength, progress=partial(_advance, tiles)
+                )
             write_image(destination, result, like=loaded, overwrite=args.overwrite, jpeg_quality=args.quality)
             tqdm.write(f"{source} -> {destination}", file=sys.stderr)
         except LiteDenoiseError as error:
@@ -372,6 +374,17 @@ def positive_integer(text: str) -> int:
     return int(text)
 
 
+def unit_fraction(text: str) -> float:
+    """A number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
 def jpeg_quality(text: str) -> int:
     """A JPEG quality, 1 to 100."""
     if not text.isdigit() or not 1 <= int(text) <= 100:
@@ -568,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tile", type=positive_integer, help=f"tile side in pixels (default: from --memory-mb; tflite and onnx int8: the export size, default {default_tile})"
     )
     denoise.add_argument("--memory-mb", type=positive_number, default=DEFAULT_MEMORY_BUDGET_MB, help="working-memory budget that sizes the tiles")
+    denoise.add_argument(
+        "--strength", type=unit_fraction, default=1.0, help="0-1: how much of the network's change to keep (default 1; lower keeps some grain and texture)"
+    )
     denoise.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the PyTorch runtimes only")
     denoise.add_argument("--overwrite", action="store_true", help="replace existing output files")
     denoise.add_argument(

@@ -291,6 +291,7 @@ def denoise(
     bf16: bool = False,
     tta: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """Denoise an HxW, HxWx2 (grey and alpha), HxWx3 or HxWx4 image; returns the same shape and dtype.
 
@@ -298,6 +299,9 @@ def denoise(
     ``tta`` is its x8 self-ensemble, ``progress(done, total)`` its calls as the tiles are done).
     uint8 and uint16 images use their full range; float images must lie in [0, 1]. Greyscale
     is denoised as grey RGB and averaged back; an alpha channel is passed through untouched.
+    ``strength`` (0-1) is how much of the network's change to keep: the output is
+    ``image + strength * (denoised - image)``, so below 1 some of the noise, and the texture hidden
+    in it, stays.
     Without ``tta`` the image is never copied whole: each tile is converted on its own and its
     result written into the output.
     """
@@ -311,6 +315,8 @@ def denoise(
         raise LiteDenoiseError(f"unsupported image dtype {image.dtype}: use uint8, uint16 or float")
     if not integer and (not np.isfinite(image).all() or image.min() < 0.0 or image.max() > 1.0):
         raise LiteDenoiseError("float images must be finite and lie in [0, 1]")
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0.0 <= strength <= 1.0:
+        raise LiteDenoiseError(f"the strength must be a number from 0 to 1, got {strength!r}")
 
     # the image is converted to float one tile at a time (the x8 self-ensemble excepted) and each
     # tile's result is written straight into the output array: a big photo needs little memory
@@ -329,6 +335,9 @@ def denoise(
         result = result[0].permute(1, 2, 0)
         if grey:
             result = result.mean(dim=2)
+        if strength != 1.0:
+            noisy = (rgb[rows, cols, 0] if grey else rgb[rows, cols]).to(result.dtype) / scale
+            result = torch.lerp(noisy, result, float(strength))
         if integer:
             result = result.clamp(0.0, 1.0).mul_(scale).round_()
         target[rows, cols] = result
