@@ -217,6 +217,20 @@ def test_strength_0_writes_the_input_back_and_strength_1_the_default(tmp_path, d
     np.testing.assert_array_equal(load(tmp_path / "all.png")[1], load(tmp_path / "default.png")[1])
 
 
+def test_an_output_suffix_that_cannot_be_written_is_refused_before_the_network_runs(tmp_path, denoise, capsys, monkeypatch):
+    import litedenoise.infer
+
+    def no_denoising(*args, **kwargs):
+        raise AssertionError("denoised before the output was checked")
+
+    monkeypatch.setattr(litedenoise.infer, "denoise", no_denoising)
+    source = save_8bit(tmp_path / "photo.png", random_pixels())
+    assert denoise(source, "-o", tmp_path / "photo.xyz") == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot write {tmp_path / 'photo.xyz'}: unknown suffix '.xyz' (use one of .avif, .bmp,")
+    assert not (tmp_path / "photo.xyz").exists()
+
+
 # --- never destroying a file -----------------------------------------------------------------
 
 

@@ -239,13 +239,7 @@ def write_image(
     path = Path(path)
     if isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, numbers.Integral) or not 1 <= jpeg_quality <= 100:
         raise LiteDenoiseError(f"the JPEG quality must be a whole number from 1 to 100, got {jpeg_quality!r}")
-    file_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
-    if file_format is None:
-        known = ", ".join(sorted(_FORMAT_BY_SUFFIX))
-        raise LiteDenoiseError(
-            f"cannot write {path}: unknown suffix {path.suffix!r} (use one of {known})"
-        )
-    _check_plugin_for_writing(path, file_format)
+    file_format = check_output_format(path)
     pixels = _checked_pixels(path, pixels)
     _check_destination(path, overwrite)
 
@@ -465,6 +459,18 @@ def _exif_with_upright_orientation(image: Image.Image) -> tuple[bytes | None, in
 
 
 # --- writing ---------------------------------------------------------------------------------
+
+
+def check_output_format(path: str | Path) -> str:
+    """The format ``write_image`` would write ``path`` in, from its suffix; LiteDenoiseError for an
+    unknown suffix or a format this installation cannot write (a caller can ask before the work)."""
+    path = Path(path)
+    file_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if file_format is None:
+        known = ", ".join(sorted(_FORMAT_BY_SUFFIX))
+        raise LiteDenoiseError(f"cannot write {path}: unknown suffix {path.suffix!r} (use one of {known})")
+    _check_plugin_for_writing(path, file_format)
+    return file_format
 
 
 def _check_plugin_for_writing(path: Path, file_format: str) -> None:
