@@ -217,7 +217,8 @@ def test_strength_0_writes_the_input_back_and_strength_1_the_default(tmp_path, d
     np.testing.assert_array_equal(load(tmp_path / "all.png")[1], load(tmp_path / "default.png")[1])
 
 
-def test_an_output_suffix_that_cannot_be_written_is_refused_before_the_network_runs(tmp_path, denoise, capsys, monkeypatch):
+@pytest.mark.parametrize("output, problem", [("photo.xyz", "unknown suffix '.xyz' (use one of .avif, .bmp,"), ("missing/photo.png", "does not exist")])
+def test_an_output_that_cannot_be_written_is_refused_before_the_network_runs(tmp_path, denoise, capsys, monkeypatch, output, problem):
     import litedenoise.infer
 
     def no_denoising(*args, **kwargs):
@@ -225,10 +226,10 @@ def test_an_output_suffix_that_cannot_be_written_is_refused_before_the_network_r
 
     monkeypatch.setattr(litedenoise.infer, "denoise", no_denoising)
     source = save_8bit(tmp_path / "photo.png", random_pixels())
-    assert denoise(source, "-o", tmp_path / "photo.xyz") == 1
+    assert denoise(source, "-o", tmp_path / output) == 1
     [line] = error_lines(capsys.readouterr().err)
-    assert line.startswith(f"error: cannot write {tmp_path / 'photo.xyz'}: unknown suffix '.xyz' (use one of .avif, .bmp,")
-    assert not (tmp_path / "photo.xyz").exists()
+    assert line.startswith(f"error: cannot write {tmp_path / output}:") and problem in line
+    assert not (tmp_path / output).exists()
 
 
 # --- never destroying a file -----------------------------------------------------------------

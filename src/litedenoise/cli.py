@@ -92,7 +92,7 @@ def denoise_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from litedenoise.imageio import check_output_format, read_image, write_image
+    from litedenoise.imageio import check_writable, read_image, write_image
     from litedenoise.infer import denoise
     from litedenoise.runtimes import TORCH_RUNTIMES, default_runtime, exports_any_size, load_backend, runtime_for_file
     from litedenoise.weights import load_model
@@ -142,7 +142,7 @@ def denoise_command(args: argparse.Namespace) -> int:
                 raise LiteDenoiseError(f"{destination} is the input itself; choose another output")
             if destination.exists() and not args.overwrite:
                 raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
-            check_output_format(destination)  # before the work, not after it
+            check_writable(destination, overwrite=args.overwrite)  # before the work, not after it
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
             # a big photo takes minutes on a CPU: show its tiles going by, where a person watches
             with tqdm(desc=source.name, unit="tile", leave=False, disable=not sys.stderr.isatty()) as tiles:

@@ -239,9 +239,8 @@ def write_image(
     path = Path(path)
     if isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, numbers.Integral) or not 1 <= jpeg_quality <= 100:
         raise LiteDenoiseError(f"the JPEG quality must be a whole number from 1 to 100, got {jpeg_quality!r}")
-    file_format = check_output_format(path)
+    file_format = check_writable(path, overwrite=overwrite)
     pixels = _checked_pixels(path, pixels)
-    _check_destination(path, overwrite)
 
     keep_16bit = pixels.dtype == np.uint16 and file_format in ("PNG", "TIFF")
     if not keep_16bit:
@@ -461,15 +460,17 @@ def _exif_with_upright_orientation(image: Image.Image) -> tuple[bytes | None, in
 # --- writing ---------------------------------------------------------------------------------
 
 
-def check_output_format(path: str | Path) -> str:
-    """The format ``write_image`` would write ``path`` in, from its suffix; LiteDenoiseError for an
-    unknown suffix or a format this installation cannot write (a caller can ask before the work)."""
+def check_writable(path: str | Path, *, overwrite: bool = False) -> str:
+    """The format ``write_image`` would write ``path`` in, from its suffix. LiteDenoiseError for an
+    unknown suffix, a format this installation cannot write, a missing or read-only folder, or an
+    existing file without ``overwrite``: a caller can ask before the work, not after it."""
     path = Path(path)
     file_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if file_format is None:
         known = ", ".join(sorted(_FORMAT_BY_SUFFIX))
         raise LiteDenoiseError(f"cannot write {path}: unknown suffix {path.suffix!r} (use one of {known})")
     _check_plugin_for_writing(path, file_format)
+    _check_destination(path, overwrite)
     return file_format
 
 
