@@ -51,6 +51,13 @@ def test_the_identity_baseline_scores_the_hand_computed_psnr_and_rows_go_to_csv(
     assert table.read_bytes() == before
     assert "already exists" in capsys.readouterr().err
 
+def test_a_csv_into_a_missing_folder_is_refused_before_any_work(tmp_path, data_root, capsys, monkeypatch):
+    import litedenoise.cli
+
+    monkeypatch.setattr(litedenoise.cli, "_evaluation", lambda args: pytest.fail("evaluated before checking the CSV's folder"))
+    assert main(["eval", str(data_root / "pairs"), "--baseline", "nlm", "--csv", str(tmp_path / "missing" / "scores.csv")]) == 1
+    assert "missing does not exist" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
 
 def test_a_perfect_output_gets_the_capped_psnr_and_says_so(tmp_path, capsys):
     clean = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)

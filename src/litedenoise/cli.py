@@ -268,6 +268,8 @@ def eval_command(args: argparse.Namespace) -> int:
 
     if args.csv and Path(args.csv).exists() and not args.overwrite:  # before the evaluation, not after it
         raise LiteDenoiseError(f"{args.csv} already exists; use --overwrite to replace it")
+    if args.csv and not Path(args.csv).parent.is_dir():
+        raise LiteDenoiseError(f"cannot write {args.csv}: folder {Path(args.csv).parent} does not exist")
     found, scores = _evaluation(args)
     if args.csv:
         _write_per_image_csv(Path(args.csv), scores, overwrite=args.overwrite)
