@@ -140,8 +140,6 @@ def denoise_command(args: argparse.Namespace) -> int:
         try:
             if destination.resolve() == source.resolve():
                 raise LiteDenoiseError(f"{destination} is the input itself; choose another output")
-            if destination.exists() and not args.overwrite:
-                raise LiteDenoiseError(f"{destination} exists; pass --overwrite to replace it")
             check_writable(destination, overwrite=args.overwrite)  # before the work, not after it
             loaded = read_image(source, max_pixels=args.max_pixels, min_side=args.min_side)
             # a big photo takes minutes on a CPU: show its tiles going by, where a person watches
