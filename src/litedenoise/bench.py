@@ -54,7 +54,7 @@ from litedenoise.errors import LiteDenoiseError
 from litedenoise.export.convert import DEFAULT_SIZE as FULL_HD
 from litedenoise.infer import DEFAULT_MEMORY_BUDGET_MB, denoise_tensor
 from litedenoise.models import TeacherNet
-from litedenoise.runtimes import TorchBackend, cpu_flags, load_backend
+from litedenoise.runtimes import TorchBackend, cpu_flags, emulated_bf16_warning, load_backend
 from litedenoise.weights import build_model
 
 LARGE = (2432, 3200)  # (height, width): the paper's full-resolution test size
@@ -377,7 +377,9 @@ def run_benchmark(
         rows = []
         with tempfile.TemporaryDirectory(prefix="litedenoise-bench-") as cache_dir:  # a fresh export each time: its time is reported
             for name in runtimes:
-                if name not in chosen and (reason := _emulated_by_this_cpu(name)):
+                if name not in chosen and (emulated := emulated_bf16_warning(BENCH_RUNTIMES[name].runtime)):
+                    # it would take most of the benchmark's time, for a runtime no one deploys here
+                    reason = f"{emulated}; name it in --runtimes to time it"
                     progress(f"{name}: skipped ({reason})")
                     rows += _skipped_rows(name, sizes, reason)
                     continue
@@ -432,16 +434,6 @@ def _check_request(model: nn.Module, runtimes: list[str], sizes: list[tuple], ru
         raise LiteDenoiseError(f"--threads must be at least 1, got {threads}")
     if matmul_size < 1:
         raise LiteDenoiseError(f"--matmul-size must be at least 1, got {matmul_size}")
-
-
-def _emulated_by_this_cpu(name: str) -> str | None:
-    """Why a default row is left out: bf16 emulated here would take most of the benchmark's time
-    (about 6x fp32's per run) for a runtime nobody would deploy on this CPU."""
-    from litedenoise.runtimes import cpu_has_native_bf16
-
-    if BENCH_RUNTIMES[name].runtime == "torch-bf16" and not cpu_has_native_bf16():
-        return "no AVX-512 BF16 or AMX: bfloat16 is emulated here, about 6x slower than fp32; name it in --runtimes to time it"
-    return None
 
 
 def _skipped_rows(name: str, sizes: list[tuple[int, int]], reason: str) -> list[dict]:

@@ -79,7 +79,7 @@ def _warn_if_bf16_is_emulated(runtime: str, device: str = "cpu") -> None:
     from litedenoise.runtimes import emulated_bf16_warning
 
     if warning := emulated_bf16_warning(runtime, device):
-        print(f"litedenoise: {warning}", file=sys.stderr)
+        print(f"litedenoise: warning: {warning}", file=sys.stderr)
 
 
 def _advance(bar, done: int, total: int) -> None:

@@ -237,10 +237,10 @@ def bf16_convolutions_use_im2col() -> bool:
 
 
 def emulated_bf16_warning(runtime: str, device: str = "cpu") -> str | None:
-    """A line for the user who picked torch-bf16 on a CPU that emulates bfloat16."""
+    """Why torch-bf16 is a poor choice on this CPU (bfloat16 emulated), or None where it is not."""
     if runtime == "torch-bf16" and device == "cpu" and not cpu_has_native_bf16():
         return (
-            "warning: this CPU has no AVX-512 BF16 or AMX, so torch-bf16 runs emulated: "
+            "this CPU has no AVX-512 BF16 or AMX, so torch-bf16 runs emulated: "
             "about 6x slower than --runtime torch, with smaller tiles for the same --memory-mb (docs/deployment.md)"
         )
     return None
