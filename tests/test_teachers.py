@@ -79,6 +79,30 @@ def test_a_student_distils_from_an_onnx_teacher(tmp_path, data_root):
     assert str(path) in read_metadata(best)["teacher"]
 
 
+def test_an_onnx_teacher_with_a_batch_of_one_as_export_writes_it_distils_a_batch_of_two(tmp_path, data_root):
+    # `litedenoise export --any-size` and torch.onnx.export's default fix the batch at 1
+    path = tmp_path / "teacher.onnx"
+    model = near_identity_student()
+    torch.onnx.export(
+        model, (torch.rand(1, 3, 32, 32),), str(path), dynamo=False, opset_version=17,
+        input_names=["image"], output_names=["denoised"], dynamic_axes={"image": {2: "h", 3: "w"}},
+    )
+    teacher = teachers.load_teacher(str(path))
+    x = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        assert torch.allclose(teacher(x), model(x), atol=1e-5)
+    best = loop.train(distill_config(str(path)), tmp_path / "run", data_root)
+    assert str(path) in read_metadata(best)["teacher"]
+
+
+def test_an_onnx_teacher_whose_static_batch_does_not_divide_the_batch_size_is_refused(tmp_path, data_root):
+    path = tmp_path / "three.onnx"
+    torch.onnx.export(near_identity_student(), (torch.rand(3, 3, 32, 32),), str(path), dynamo=False, opset_version=17)
+    with pytest.raises(LiteDenoiseError, match="static batch of 3; batch_size 2"):
+        loop.train(distill_config(str(path)), tmp_path / "run", data_root)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_onnx_teacher_with_a_static_shape_other_than_the_crop_is_refused(tmp_path, data_root):
     path = tmp_path / "static.onnx"
     torch.onnx.export(near_identity_student(), (torch.rand(1, 3, 64, 64),), str(path), dynamo=False, opset_version=17)

@@ -147,7 +147,7 @@ def frozen_teacher(source: str | torch.nn.Module, name: str, config: TrainConfig
     teacher = teachers.load_teacher(source)
     if config.teacher_tta:
         teacher = teachers.SelfEnsemble(teacher)
-    teachers.check_teacher(teacher, [stage.crop_size for stage in config.stages], name)
+    teachers.check_teacher(teacher, [stage.crop_size for stage in config.stages], name, [stage.batch_size for stage in config.stages])
     return teacher
 
 

@@ -48,10 +48,18 @@ class OnnxTeacher(nn.Module):
         height, width = self.input_shape[2:4] if len(self.input_shape) == 4 else (None, None)
         return (height, width) if isinstance(height, int) and isinstance(width, int) else None
 
+    def static_batch(self) -> int | None:
+        """The batch size fixed in the file (1 for most exports, ours included), or None."""
+        batch = self.input_shape[0] if self.input_shape else None
+        return batch if isinstance(batch, int) else None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch = x.detach().float().contiguous().cpu().numpy()
-        (output,) = self.session.run(None, {self.input_name: batch})
-        return torch.from_numpy(np.asarray(output, dtype=np.float32)).to(x.device)
+        images = x.detach().float().contiguous().cpu().numpy()
+        chunk = self.static_batch() or len(images)
+        if len(images) % chunk:
+            raise LiteDenoiseError(f"teacher {self.path} takes batches of {chunk}; got {len(images)}")
+        outputs = [self.session.run(None, {self.input_name: images[i : i + chunk]})[0] for i in range(0, len(images), chunk)]
+        return torch.from_numpy(np.concatenate(outputs).astype(np.float32, copy=False)).to(x.device)
 
 
 class SelfEnsemble(nn.Module):
@@ -110,10 +118,18 @@ def load_teacher(source: str | nn.Module) -> nn.Module:
     return teacher.requires_grad_(False).eval()
 
 
-def check_teacher(teacher: nn.Module, crop_sizes: list[int], name: str) -> None:
-    """Refuse, in one line, a teacher that cannot take the crops or breaks the convention."""
+def check_teacher(teacher: nn.Module, crop_sizes: list[int], name: str, batch_sizes: list[int] = ()) -> None:
+    """Refuse, in one line, a teacher that cannot take the crops and batches or breaks the convention."""
     multiple = getattr(teacher, "size_multiple", 1)
-    static = teacher.static_side() if isinstance(teacher, OnnxTeacher) else None
+    onnx = teacher.teacher if isinstance(teacher, SelfEnsemble) else teacher
+    static = onnx.static_side() if isinstance(onnx, OnnxTeacher) else None
+    static_batch = onnx.static_batch() if isinstance(onnx, OnnxTeacher) else None
+    for batch_size in batch_sizes:
+        if static_batch is not None and batch_size % static_batch:
+            raise LiteDenoiseError(
+                f"teacher {name} has a static batch of {static_batch}; batch_size {batch_size} needs a "
+                "dynamic-batch export or a batch size it divides"
+            )
     for crop in crop_sizes:
         if crop % multiple:
             raise LiteDenoiseError(f"teacher {name} needs sides that are multiples of {multiple}; crop_size {crop} is not")
@@ -125,6 +141,8 @@ def check_teacher(teacher: nn.Module, crop_sizes: list[int], name: str) -> None:
     side = static[0] if static is not None else min(crop_sizes)
     parameter = next(teacher.parameters(), None)  # a module already on a GPU is probed there
     probe = convention_probe(side).to(parameter.device if parameter is not None else "cpu")
+    if static_batch is not None:
+        probe = probe.expand(static_batch, -1, -1, -1)
     with torch.no_grad():
         try:
             output = teacher(probe)
