@@ -284,6 +284,22 @@ def test_an_empty_file_is_reported(tmp_path):
     assert "empty" in raises_for_file(path, read_image, path)
 
 
+@pytest.mark.parametrize("name", ["anim.gif", "anim.png", "anim.webp", "pages.tif"])
+def test_an_animation_or_a_multi_page_file_is_refused_not_cut_to_its_first_frame(tmp_path, name):
+    first, second = Image.fromarray(gradient(20, 24)), Image.fromarray(gradient(20, 24)[::-1].copy())
+    first.save(tmp_path / name, save_all=True, append_images=[second])
+    assert "holds 2 frames or pages" in raises_for_file(tmp_path / name, read_image, tmp_path / name)
+
+
+def test_a_tiff_with_a_reduced_resolution_thumbnail_page_reads_its_full_image(tmp_path):
+    path = tmp_path / "with_thumbnail.tif"
+    with tifffile.TiffWriter(path) as tiff:
+        tiff.write(gradient(20, 24), photometric="rgb")
+        tiff.write(gradient(10, 12), photometric="rgb", subfiletype=1)  # NewSubfileType: reduced resolution
+    assert Image.open(path).n_frames == 2
+    np.testing.assert_array_equal(read_image(path).pixels, gradient(20, 24))
+
+
 def test_a_text_file_is_reported_as_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("hello, not a picture\n")

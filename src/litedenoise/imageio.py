@@ -144,6 +144,7 @@ def read_image(
     with image:
         width, height = image.size
         _check_size(path, width, height, max_pixels, min_side)
+        _check_single_image(path, image)
         source_format = "JPEG" if image.format == "MPO" else image.format
         icc_profile = image.info.get("icc_profile") or None
         try:
@@ -353,6 +354,27 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int, min_side: 
         raise LiteDenoiseError(
             f"{path} is {width}x{height} pixels; both sides must be at least {min_side}"
         )
+
+
+def _check_single_image(path: Path, image: Image.Image) -> None:
+    """Refuse an animation or a multi-page file, of which only the first frame would be denoised
+    and written. A JPEG's (MPO) or HEIF's extra images are previews or depth maps, and a TIFF
+    page flagged as a reduced-resolution copy (NewSubfileType bit 0) is a thumbnail: those pass."""
+    frames = getattr(image, "n_frames", 1)
+    if frames < 2 or image.format in ("MPO", "JPEG", "HEIF"):
+        return
+    if image.format == "TIFF":
+        full_pages = 0
+        for page in range(frames):
+            image.seek(page)
+            full_pages += not image.tag_v2.get(254, 0) & 1
+        image.seek(0)
+        if full_pages < 2:
+            return
+    raise LiteDenoiseError(
+        f"{path} holds {frames} frames or pages; litedenoise denoises one image per file: "
+        "save each one you want as its own PNG or TIFF"
+    )
 
 
 def _is_16bit_colour_png(path: Path, image: Image.Image) -> bool:
