@@ -198,3 +198,61 @@ def test_teacher_tta_without_a_teacher_is_refused(tmp_path, data_root):
     config.teacher_tta = True
     with pytest.raises(LiteDenoiseError, match="teacher_tta needs a teacher"):
         loop.train(config, tmp_path / "run", data_root)
+
+
+def shifted_student(shift: float) -> LiteDenoiseNet:
+    """A tiny student whose output is clamp(input + shift): a teacher that works pixel by pixel,
+    so its output on a whole image, cropped, equals its output on the crop."""
+    model = near_identity_student()
+    nn.init.constant_(model.out_conv.bias, shift)
+    return model
+
+
+def test_teacher_outputs_run_once_on_real_pairs_are_cropped_and_turned_with_them(data_root):
+    config = distill_config(steps=6)
+    config.real_fraction = 0.5
+    teacher = shifted_student(0.1)
+    datasets = loop.stage_datasets(config, data_root, teacher=teacher)
+    batches = list(loop.stage_batches(config, datasets, 0))
+    has_teacher = torch.cat([known for *_, known in batches])
+    assert 0 < has_teacher.sum() < len(has_teacher)  # real pairs carry it, synthetic samples do not
+    for _, noisy, _, cached, known in batches:
+        with torch.no_grad():
+            online = teacher(noisy)
+        assert torch.allclose(cached[known], online[known], atol=0.5 / 255 + 1e-6)  # 8-bit targets
+        assert not cached[~known].any()
+        assert torch.equal(loop.teacher_targets(teacher, noisy, cached, known)[~known], online[~known])
+
+
+class ShapeRecordingStudent(LiteDenoiseNet):
+    def __init__(self):
+        super().__init__(width=2)
+        self.load_state_dict(shifted_student(13 / 255).state_dict())  # whole 8-bit levels: targets exact
+        self.batch_sizes = []
+
+    def forward(self, x):
+        self.batch_sizes.append(x.shape[0])
+        return super().forward(x)
+
+
+def test_a_teacher_run_once_on_real_pairs_is_not_run_on_their_batches_and_gives_the_same_loss(tmp_path, data_root):
+    config = distill_config(steps=2)
+    config.real_fraction, config.alpha_teacher = 1.0, 0.9
+    online = ShapeRecordingStudent()
+    loop.train(config, tmp_path / "online", data_root, teacher=online.eval())
+    config.teacher_once_on_real_pairs = True
+    once = ShapeRecordingStudent()
+    best = loop.train(config, tmp_path / "once", data_root, teacher=once.eval())
+    assert 2 in online.batch_sizes and 2 not in once.batch_sizes  # the batches are never run once cached
+    assert first_logged_loss(tmp_path / "once") == pytest.approx(first_logged_loss(tmp_path / "online"), rel=1e-5)
+    assert "run once on the real pairs" in read_metadata(best)["teacher"]
+
+
+def test_a_teacher_run_once_on_real_pairs_must_be_one_the_inference_path_can_tile(tmp_path, data_root):
+    config = distill_config()
+    config.teacher_once_on_real_pairs = True
+    with pytest.raises(LiteDenoiseError, match="teacher_once_on_real_pairs needs a teacher"):
+        loop.train(config, tmp_path / "none", data_root)
+    with pytest.raises(LiteDenoiseError, match="can only run online"):
+        loop.train(config, tmp_path / "scaled", data_root, teacher=Scaled(1.0))
+    assert not (tmp_path / "none").exists() and not (tmp_path / "scaled").exists()

@@ -59,10 +59,13 @@ def crop_windows(shape: tuple[int, ...], crop_size: int) -> int:
 
 @dataclass
 class CropSources:
-    """Decoded uint8 HxWx3 images held in RAM: (noisy, clean) pairs and clean-only photos."""
+    """Decoded uint8 HxWx3 images held in RAM: (noisy, clean) pairs and clean-only photos, and,
+    when a distillation teacher has been run on the real pairs' noisy images, its outputs (one
+    per pair, in the same order)."""
 
     real_pairs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     clean_photos: list[np.ndarray] = field(default_factory=list)
+    teacher_outputs: list[np.ndarray] | None = None
 
     def largest_crop(self) -> int:
         sides = [min(c.shape[:2]) for _, c in self.real_pairs] + [min(c.shape[:2]) for c in self.clean_photos]
@@ -70,7 +73,9 @@ class CropSources:
 
 
 class TrainingCrops(Dataset):
-    """Map-style dataset of ``(noisy, clean)`` float32 CHW tensors in [0, 1].
+    """Map-style dataset of ``(noisy, clean)`` float32 CHW tensors in [0, 1]; with the sources'
+    ``teacher_outputs``, of ``(noisy, clean, teacher, has_teacher)``, where ``teacher`` is the
+    teacher's output cropped with a real pair (zeros, and ``has_teacher`` False, for other samples).
 
     ``real_fraction`` of samples come from real pairs, ``transplant_fraction`` from clean photos
     with the noise of a real pair's crop moved onto them (``real_noise.py``; ``transplant_levels``
@@ -95,7 +100,9 @@ class TrainingCrops(Dataset):
         self.seed = seed
         self.noise_model = noise_model
         self.camera_noise = camera_noise
-        self.real_pairs = [p for p in sources.real_pairs if min(p[1].shape[:2]) >= crop_size]
+        usable = [i for i, (_, clean) in enumerate(sources.real_pairs) if min(clean.shape[:2]) >= crop_size]
+        self.real_pairs = [sources.real_pairs[i] for i in usable]
+        self.teacher_outputs = None if sources.teacher_outputs is None else [sources.teacher_outputs[i] for i in usable]
         self.clean_photos = [c for c in sources.clean_photos if min(c.shape[:2]) >= crop_size]
         if not self.real_pairs and not self.clean_photos:
             raise ValueError(f"no source image is at least {crop_size}x{crop_size}")
@@ -119,27 +126,30 @@ class TrainingCrops(Dataset):
         left = rng.integers(0, shape[1] - self.crop_size + 1)
         return slice(top, top + self.crop_size), slice(left, left + self.crop_size)
 
-    def _real_crop(self, rng: np.random.Generator, pair: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """A random (noisy, clean) float crop of real pair ``pair`` (drawn by area if None)."""
+    def _real_crop(self, rng: np.random.Generator, pair: int | None = None) -> tuple[np.ndarray, ...]:
+        """A random (noisy, clean) float crop of real pair ``pair`` (drawn by area if None), and the
+        teacher's output in the same window when the sources hold it."""
         if pair is None:
             pair = rng.choice(len(self.real_pairs), p=self.real_weights)
-        noisy, clean = self.real_pairs[pair]
-        rows, cols = self._crop_window(rng, clean.shape)
-        return noisy[rows, cols].astype(np.float32) / 255.0, clean[rows, cols].astype(np.float32) / 255.0
+        images = self.real_pairs[pair] if self.teacher_outputs is None else (*self.real_pairs[pair], self.teacher_outputs[pair])
+        rows, cols = self._crop_window(rng, images[1].shape)
+        return tuple(image[rows, cols].astype(np.float32) / 255.0 for image in images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         rng = np.random.default_rng([self.seed, index])
         variant = int(rng.integers(8))
         kind = rng.random()
+        teacher = None
         if kind < self.real_fraction:
-            noisy, clean = self._real_crop(rng)
+            noisy, clean, *cached = self._real_crop(rng)
+            teacher = cached[0] if cached else None
         else:
             photo = self.clean_photos[rng.choice(len(self.clean_photos), p=self.clean_weights)]
             rows, cols = self._crop_window(rng, photo.shape)
             clean = photo[rows, cols].astype(np.float32) / 255.0
             if kind < self.real_fraction + self.transplant_fraction:
                 pair = rng.choice(len(self.real_pairs), p=self.real_weights)
-                source_noisy, source_clean = self._real_crop(rng, pair)
+                source_noisy, source_clean, *_ = self._real_crop(rng, pair)
                 # The noise's own orientation, independent of the photo's.
                 source_variant = int(rng.integers(8))
                 source_noisy, source_clean = (dihedral(x, source_variant) for x in (source_noisy, source_clean))
@@ -148,5 +158,9 @@ class TrainingCrops(Dataset):
                 noisy = synthesize_noise(clean, self.noise_model, rng, self.camera_noise)
             # Real pairs are stored as 8-bit files; quantise the others the same way.
             noisy = np.round(noisy * 255.0) / 255.0
-        pair = [np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1)) for x in (noisy, clean)]
-        return torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).float()
+        noisy, clean = (torch.from_numpy(np.ascontiguousarray(dihedral(x, variant).transpose(2, 0, 1))).float() for x in (noisy, clean))
+        if self.teacher_outputs is None:
+            return noisy, clean
+        if teacher is None:
+            return noisy, clean, torch.zeros_like(clean), torch.tensor(False)
+        return noisy, clean, torch.from_numpy(np.ascontiguousarray(dihedral(teacher, variant).transpose(2, 0, 1))), torch.tensor(True)

@@ -85,6 +85,10 @@ class TrainConfig:
     teacher_weights: str | None = None
     alpha_teacher: float = 0.9
     teacher_tta: bool = False  # distil from the teacher's x8 self-ensemble (flips and rotations; 8x its cost)
+    # Run the teacher once on each real pair's whole noisy image before training, and crop its
+    # output with the pair; it then runs online only on synthetic and transplanted samples.
+    # Our weights only (the whole image goes through the tiled inference path); 8-bit targets.
+    teacher_once_on_real_pairs: bool = False
     init_weights: str | None = None  # start from these weights (fine-tuning) instead of random
 
     def __post_init__(self) -> None:

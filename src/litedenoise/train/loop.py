@@ -74,20 +74,28 @@ def real_pair_shares(pair_sets: list[tuple[str, list]], crop_size: int) -> dict[
     return {spec: count / total for spec, count in windows.items()} if total else {}
 
 
-def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False) -> list[TrainingCrops]:
+def stage_datasets(
+    config: TrainConfig, data_root: Path, announce: bool = False, teacher: torch.nn.Module | None = None
+) -> list[TrainingCrops]:
     """One crop dataset per stage; each image set is decoded once however many stages use it,
     and every stage is checked before training starts. ``announce`` prints how a stage's real
-    crops divide between its pair sets, when it has more than one."""
+    crops divide between its pair sets, when it has more than one. With a ``teacher``, it is run
+    once on each real pair's noisy image, whose crops then carry its output."""
     pair_cache: dict[str, list] = {}
     photo_cache: dict[str, list] = {}
+    teacher_cache: dict[str, list] = {}
     datasets = []
     for index, stage in enumerate(config.stages):
         pair_sets, photo_sets = stage_sources(config, stage)
-        sources = CropSources()
+        sources = CropSources(teacher_outputs=None if teacher is None else [])
         for spec in pair_sets:
             if spec not in pair_cache:
                 pair_cache[spec] = decode_pair_set(spec, data_root)
             sources.real_pairs.extend(pair_cache[spec])
+            if teacher is not None:
+                if spec not in teacher_cache:
+                    teacher_cache[spec] = teacher_outputs(teacher, spec, pair_cache[spec], config.bf16, announce)
+                sources.teacher_outputs.extend(teacher_cache[spec])
         for spec in photo_sets:
             if spec not in photo_cache:
                 photo_cache[spec] = decode_photo_set(spec, data_root)
@@ -110,8 +118,20 @@ def stage_datasets(config: TrainConfig, data_root: Path, announce: bool = False)
     return datasets
 
 
+def teacher_outputs(teacher: torch.nn.Module, spec: str, pairs: list[tuple[np.ndarray, np.ndarray]], bf16: bool, announce: bool) -> list[np.ndarray]:
+    """The teacher's 8-bit output for each pair's whole noisy image, through the inference path."""
+    from litedenoise.infer import denoise
+
+    noisy_images = tqdm(
+        [noisy for noisy, _ in pairs], desc=f"teacher on {spec}", unit="image", dynamic_ncols=True, disable=not announce, leave=False
+    )
+    return [denoise(noisy, teacher, bf16=bf16) for noisy in noisy_images]
+
+
 def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step: int, rank: int = 0, world_size: int = 1):
-    """Yield ``(stage_index, noisy, clean)`` batches from ``start_step`` to the end of the last stage.
+    """Yield ``(stage_index, noisy, clean)`` batches from ``start_step`` to the end of the last
+    stage (``(stage_index, noisy, clean, teacher, has_teacher)`` where the datasets carry the
+    teacher's outputs).
 
     Sample indices run on across stages, so a resumed run draws exactly the samples an
     uninterrupted one would. With several processes, each step's batch is cut into
@@ -135,8 +155,8 @@ def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step
                 num_workers=config.num_workers,
                 prefetch_factor=4 if config.num_workers > 0 else None,
             )
-            for noisy, clean in loader:
-                yield index, noisy, clean
+            for batch in loader:
+                yield index, *batch
         first_step += stage.steps
         first_sample += stage.steps * stage.batch_size
 
@@ -148,6 +168,11 @@ def frozen_teacher(source: str | torch.nn.Module, name: str, config: TrainConfig
     if config.teacher_tta:
         teacher = teachers.SelfEnsemble(teacher)
     teachers.check_teacher(teacher, [stage.crop_size for stage in config.stages], name, [stage.batch_size for stage in config.stages])
+    if config.teacher_once_on_real_pairs and not hasattr(teacher, "receptive_field_radius"):
+        raise LiteDenoiseError(
+            f"teacher_once_on_real_pairs runs the teacher on whole images through the tiled inference path, which needs "
+            f"our weights (a TeacherNet or LiteDenoiseNet .safetensors); {name} can only run online"
+        )
     return teacher
 
 
@@ -279,8 +304,9 @@ def _train(
         teacher_source, teacher_name = teacher_module, type(teacher_module).__name__
     else:
         teacher_source = teacher_name = config.teacher_weights
-    if teacher_source is None and config.teacher_tta:
-        raise LiteDenoiseError("teacher_tta needs a teacher: give --teacher or teacher_weights")
+    for option in ("teacher_tta", "teacher_once_on_real_pairs"):
+        if teacher_source is None and getattr(config, option):
+            raise LiteDenoiseError(f"{option} needs a teacher: give --teacher or teacher_weights")
     teacher = None if teacher_source is None else frozen_teacher(teacher_source, teacher_name, config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(processes.device, memory_format=memory_format)
@@ -312,7 +338,7 @@ def _train(
     if config.compile:
         trainable = torch.compile(trainable)
 
-    datasets = stage_datasets(config, data_root, announce=main_process)
+    datasets = stage_datasets(config, data_root, announce=main_process, teacher=teacher if config.teacher_once_on_real_pairs else None)
     if main_process:
         val_sets = validation_sets(config, data_root)
         run_dir.mkdir(parents=True, exist_ok=True)  # only now: a run refused above leaves no folder behind
@@ -345,7 +371,7 @@ def _train(
     running_loss, running_count = 0.0, 0
     model.train()
     batches = stage_batches(config, datasets, step, processes.rank, processes.world_size)
-    for stage_index, noisy, clean in batches:
+    for stage_index, noisy, clean, *cached in batches:
         progress.set_description(f"{config.model} stage {stage_index} {config.stages[stage_index].crop_size}px")
         noisy = noisy.to(processes.device, memory_format=memory_format)
         clean = clean.to(processes.device, memory_format=memory_format)
@@ -355,7 +381,7 @@ def _train(
             loss = pixel_loss(config.loss, output.float(), clean)
         else:
             with torch.no_grad(), autocast:
-                teacher_output = teacher(noisy).float()
+                teacher_output = teacher_targets(teacher, noisy, *cached)
             loss = distillation_loss(config.loss, output.float(), teacher_output, clean, config.alpha_teacher)
         global_loss = distributed.mean_over_processes(loss.detach(), processes).item()
         if not math.isfinite(global_loss):
@@ -423,11 +449,26 @@ def training_licence(config: TrainConfig) -> str:
     return "the terms of the training data named under 'data' apply"
 
 
+def teacher_targets(
+    teacher: torch.nn.Module, noisy: torch.Tensor, cached: torch.Tensor | None = None, has_cached: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The teacher's output for a batch: ``cached`` where ``has_cached`` says the dataset holds
+    it (real pairs, with ``teacher_once_on_real_pairs``), run online for the other samples."""
+    if cached is None:
+        return teacher(noisy).float()
+    targets = cached.to(noisy.device)
+    online = ~has_cached.to(noisy.device)
+    if online.any():
+        targets[online] = teacher(noisy[online]).float()
+    return targets
+
+
 def teacher_description(teacher_name: str | None, config: TrainConfig) -> str:
     if teacher_name is None:
         return "none (supervised)"
     ensemble = "the x8 self-ensemble of " if config.teacher_tta else ""
-    return f"{ensemble}{teacher_name} (alpha_teacher {config.alpha_teacher})"
+    once = ", run once on the real pairs' whole images" if config.teacher_once_on_real_pairs else ""
+    return f"{ensemble}{teacher_name} (alpha_teacher {config.alpha_teacher}{once})"
 
 
 def weights_metadata(config: TrainConfig, step: int, val_psnr: float, teacher_name: str | None) -> dict[str, str]:
