@@ -338,7 +338,8 @@ def _train(
     if config.compile:
         trainable = torch.compile(trainable)
 
-    datasets = stage_datasets(config, data_root, announce=main_process, teacher=teacher if config.teacher_once_on_real_pairs else None)
+    teacher_on_real_pairs = config.teacher_once_on_real_pairs and config.real_fraction > 0.0  # transplants run it online
+    datasets = stage_datasets(config, data_root, announce=main_process, teacher=teacher if teacher_on_real_pairs else None)
     if main_process:
         val_sets = validation_sets(config, data_root)
         run_dir.mkdir(parents=True, exist_ok=True)  # only now: a run refused above leaves no folder behind
