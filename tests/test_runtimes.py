@@ -59,10 +59,10 @@ def untiled(model, image, min_size=(0, 0)):
 
 @pytest.mark.parametrize("runtime", STATIC_RUNTIMES)
 def test_a_static_file_on_several_fixed_tiles_matches_pytorch_on_the_whole_image(backends, student, runtime):
-    image = torch.rand(1, 3, 397, 501)  # pads to 400x512: 5 x 4 tiles of 384x448
+    image = torch.rand(1, 3, 397, 501)  # pads to 400x512: 2 x 2 tiles of 384x448
     backend = backends[runtime]
     assert isinstance(backend, Backend) and backend.fixed_size == TILE
-    assert len(plan_tiles(400, 512, TILE, 140, 16, fixed=True)) == 20
+    assert len(plan_tiles(400, 512, TILE, 140, 16, fixed=True)) == 4
     output = denoise_tensor(image, backend)
     assert output.shape == image.shape
     assert (output - untiled(student, image)).abs().max() < 1e-5

@@ -52,10 +52,12 @@ def _round_up(value: int, multiple: int) -> int:
 def _axis_windows(length: int, tile: int, overlap: int, multiple: int, fixed: bool = False) -> list[tuple[int, int, int, int]]:
     """(start, size, keep_start, keep_end) along one axis of a padded length (a multiple).
 
-    Uses the fewest tiles that fit, then shrinks them to equal chunks so that little is computed
-    twice: 2432 px with 2304-px tiles becomes two 1504-px tiles, not two 2304-px ones. With
-    ``fixed`` every window is ``tile`` long (a static-shape model; ``length`` is at least
-    ``tile``): the kept chunks are the same, the windows are wider.
+    A window keeps what lies at least ``overlap`` from its cut edges; at the image's own edges
+    it needs no context, so the first and last windows keep ``overlap`` more than the others.
+    Uses the fewest windows that fit in ``tile``, then shrinks them to one common size so that
+    little is computed twice: 2432 px with 2304-px tiles and 144 px of overlap becomes two
+    1360-px windows. With ``fixed`` every window is ``tile`` long (a static-shape model;
+    ``length`` is at least ``tile``): the kept chunks are the same, the windows are wider.
     """
     if tile >= length:
         return [(0, length, 0, length)]
@@ -64,15 +66,24 @@ def _axis_windows(length: int, tile: int, overlap: int, multiple: int, fixed: bo
             f"tile {tile} is too small: this model needs at least {2 * overlap + multiple} "
             f"({overlap} pixels of context on each side)"
         )
+
+    def window_size(count: int) -> int:  # n windows of one size keep 2 (size - overlap) + (n - 2) (size - 2 overlap)
+        return _round_up(-(-(length + 2 * (count - 1) * overlap) // count), multiple)
+
     count = 2
-    while _round_up(-(-length // count), multiple) + 2 * overlap > tile:
+    while window_size(count) > tile:
         count += 1
-    chunk = _round_up(-(-length // count), multiple)
-    size = tile if fixed else min(chunk + 2 * overlap, length)
+    size = window_size(count)
     windows = []
-    for keep_start in range(0, length, chunk):
-        start = min(max(keep_start - overlap, 0), length - size)
-        windows.append((start, size, keep_start, min(keep_start + chunk, length)))
+    keep_start, keep_end = 0, size - overlap
+    while keep_start < length:
+        if length - keep_start <= size - overlap:  # the last window: no cut edge after it
+            keep_end = length
+        start, end = max(keep_start - overlap, 0), min(keep_end + overlap, length)
+        if fixed:
+            start, end = min(start, length - tile), min(start, length - tile) + tile
+        windows.append((start, end - start, keep_start, keep_end))
+        keep_start, keep_end = keep_end, keep_end + size - 2 * overlap
     return windows
 
 
