@@ -472,3 +472,17 @@ def test_bf16_on_a_cpu_that_emulates_it_is_announced(monkeypatch, flags, bf16, w
     assert (warning is not None) == warned
     assert warning is None or "bf16=false" in warning
     assert loop.slow_bf16_warning(tiny_config(bf16=True), torch.device("cuda")) is None
+
+
+@pytest.mark.parametrize("role", ["real_pair_sets", "val_set"])
+def test_a_pair_whose_noisy_and_clean_images_differ_in_size_is_refused_by_name_before_training(tmp_path, data_root, role):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for kind, (height, width) in (("noisy", (56, 72)), ("clean", (48, 64))):  # a bigger noisy image would crop misaligned
+        (data_root / "shifted" / kind).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(data_root / "shifted" / kind / "a.png")
+    config = tiny_config(**({"real_pair_sets": ["shifted"]} if role == "real_pair_sets" else {"val_set": "shifted"}))
+    with pytest.raises(LiteDenoiseError, match=r"pair set shifted: noisy and clean differ in size: a: noisy 72x56, clean 64x48"):
+        loop.train(config, tmp_path / "run", data_root)
+    assert not (tmp_path / "run").exists()

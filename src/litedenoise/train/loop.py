@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from litedenoise.data.camera_noise import CameraNoiseRange
 from litedenoise.data.crops import CropSources, TrainingCrops, crop_windows
-from litedenoise.data.paired import resolve_pair_set
+from litedenoise.data.paired import ImagePair, check_pair_sizes, resolve_pair_set
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.evaluate import evaluate
 from litedenoise.imageio import image_files, read_rgb_uint8
@@ -37,7 +37,18 @@ BEST_WEIGHTS_NAME = "best.safetensors"
 
 def decode_pair_set(spec: str, data_root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(noisy, clean) uint8 images of one pair set, decoded into RAM."""
-    return [(read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)) for pair in resolve_pair_set(spec, data_root)]
+    return [(read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)) for pair in matched_pairs(spec, data_root)]
+
+
+def matched_pairs(spec: str, data_root: Path) -> list[ImagePair]:
+    """The pairs of a pair set, refused in one line (naming them) if any noisy and clean image
+    differ in size: crops of such a pair would not show the same scene."""
+    pairs = resolve_pair_set(spec, data_root)
+    problems = check_pair_sizes(pairs)
+    if problems:
+        listed = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise LiteDenoiseError(f"pair set {spec}: noisy and clean differ in size: {listed}")
+    return pairs
 
 
 def decode_photo_set(spec: str, data_root: Path) -> list[np.ndarray]:
@@ -224,7 +235,7 @@ def validation_sets(config: TrainConfig, data_root: Path) -> dict[str, list[tupl
     evaluation's seeded camera noise (``camera_noise.evaluation_noise``, seed 0), by name."""
     from litedenoise.data.camera_noise import evaluation_noise
 
-    files = resolve_pair_set(config.val_set, data_root)
+    files = matched_pairs(config.val_set, data_root)
     real = [(read_rgb_uint8(pair.noisy), read_rgb_uint8(pair.clean)) for pair in files]
     synthetic = [
         [(evaluation_noise(clean, level, 0, pair.name), clean) for pair, (_, clean) in zip(files, real, strict=True)]
