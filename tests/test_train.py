@@ -486,3 +486,15 @@ def test_a_pair_whose_noisy_and_clean_images_differ_in_size_is_refused_by_name_b
     with pytest.raises(LiteDenoiseError, match=r"pair set shifted: noisy and clean differ in size: a: noisy 72x56, clean 64x48"):
         loop.train(config, tmp_path / "run", data_root)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_into_a_folder_that_holds_one_or_onto_a_file_is_refused_and_changes_nothing(tmp_path, data_root):
+    loop.train(tiny_config(steps=3), tmp_path / "run", data_root)
+    before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir() if path.is_file()}
+    with pytest.raises(LiteDenoiseError, match="already holds a run; resume it"):
+        loop.train(tiny_config(steps=3, seed=1), tmp_path / "run", data_root)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir() if path.is_file()} == before
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LiteDenoiseError, match="is a file, not a run folder"):
+        loop.train(tiny_config(steps=3), tmp_path / "notes.txt", data_root)
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -182,8 +182,6 @@ def train_command(args: argparse.Namespace) -> int:
         if args.run_dir is None:
             raise LiteDenoiseError("give --run-dir DIR for a new run (or --resume DIR)")
         run_dir = Path(args.run_dir)
-        if (run_dir / "last.pt").exists():
-            raise LiteDenoiseError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
         config = load_recipe(args.recipe, overrides, section=args.model)
     if config.model != args.model:
         raise LiteDenoiseError(f"model={config.model} contradicts litedenoise train {args.model}: use litedenoise train {config.model}")

@@ -309,6 +309,10 @@ def _train(
     config: TrainConfig, run_dir: Path, data_root: Path, resume: bool, processes: distributed.Processes, teacher_module: torch.nn.Module | None
 ) -> Path:
     main_process = processes.is_main
+    if run_dir.exists() and not run_dir.is_dir():
+        raise LiteDenoiseError(f"{run_dir} is a file, not a run folder")
+    if not resume and ((run_dir / CHECKPOINT_NAME).exists() or (run_dir / BEST_WEIGHTS_NAME).exists()):
+        raise LiteDenoiseError(f"{run_dir} already holds a run; resume it (--resume {run_dir}) or give another folder")
     torch.manual_seed(config.seed)
     model = initial_model(config)
     if teacher_module is not None:
