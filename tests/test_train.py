@@ -498,3 +498,16 @@ def test_a_new_run_into_a_folder_that_holds_one_or_onto_a_file_is_refused_and_ch
     with pytest.raises(LiteDenoiseError, match="is a file, not a run folder"):
         loop.train(tiny_config(steps=3), tmp_path / "notes.txt", data_root)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_resume_that_overrides_lr_and_weight_decay_trains_with_them(tmp_path, data_root):
+    config = tiny_config(steps=4, lr=1e-3, lr_min=1e-4, warmup_steps=1, checkpoint_every=2, val_every=2, max_minutes=None)
+    config.stages[0].steps = 2
+    loop.train(config, tmp_path / "run", data_root)
+    config.stages[0].steps, config.lr, config.lr_min, config.weight_decay = 4, 1e-2, 1e-2, 0.5
+    loop.train(config, tmp_path / "run", data_root, resume=True)
+    state = torch.load(tmp_path / "run" / loop.CHECKPOINT_NAME, weights_only=True)
+    [group] = state["optimizer"]["param_groups"]
+    assert group["weight_decay"] == 0.5 and group["initial_lr"] == 1e-2
+    assert state["scheduler"]["base_lrs"] == [1e-2]
+    assert group["lr"] == pytest.approx(1e-2)  # lr_min = lr: a flat schedule at the new rate

@@ -347,6 +347,10 @@ def _train(
         if "torch_rng" in state:  # absent in checkpoints from before exact resume
             torch.set_rng_state(state["torch_rng"].cpu())
         step, best_psnr = int(state["step"]), float(state["best_psnr"])
+        # the saved state holds the run's old lr and weight_decay; a resume's overrides of them count
+        scheduler.base_lrs = [config.lr] * len(optimizer.param_groups)
+        for group in optimizer.param_groups:
+            group.update(initial_lr=config.lr, lr=config.lr * learning_rate_factor(step, config), weight_decay=config.weight_decay)
     trainable = model
     if processes.world_size > 1:
         trainable = torch.nn.parallel.DistributedDataParallel(model, device_ids=[processes.device.index] if processes.device.type == "cuda" else None)
