@@ -64,6 +64,11 @@ def test_edge_tiles_need_context_on_one_side_only_so_the_fewest_tiles_fit(height
     assert len(plan_tiles(height, width, tile=tile, overlap=140, multiple=16, fixed=fixed)) == count
 
 
+def test_a_numpy_integer_tile_side_is_a_tile_side(tiny_student):
+    image = np.random.default_rng(0).integers(0, 256, (40, 70, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(denoise(image, tiny_student, tile=np.int64(320)), denoise(image, tiny_student, tile=320))
+
+
 def test_tiled_output_equals_untiled_output_with_a_small_memory_budget(tiny_student):
     image = torch.rand(1, 3, 421, 437)  # sides not multiples of 16
     whole = denoise_tensor(image, tiny_student, tile=10_000)

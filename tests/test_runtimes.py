@@ -17,7 +17,7 @@ from PIL import Image
 from litedenoise.cli import main
 from litedenoise.errors import LiteDenoiseError
 from litedenoise.export import convert
-from litedenoise.infer import denoise_tensor, pad_to_multiple, plan_tiles
+from litedenoise.infer import denoise_tensor, pad_to_multiple, plan_tiles, tile_side_for_budget
 from litedenoise.models import LiteDenoiseNet
 from litedenoise.runtimes import Backend, cached_export, load_backend
 from litedenoise.weights import save_weights
@@ -164,7 +164,9 @@ def test_an_any_size_onnx_file_loads_as_any_size_and_bad_free_axes_are_refused(a
 
     loaded = load_backend("onnx", any_size_onnx.path, threads=1)
     assert loaded.fixed_size is None and loaded.size_multiple == 16
-    assert not hasattr(loaded, "working_bytes_per_pixel")  # a file alone: run_tiles falls back to its generous figure
+    # a file alone is taken for the student, its memory line included: 2 Full-HD tiles, not 15 by the fallback
+    assert loaded.working_bytes_per_pixel() == LiteDenoiseNet().working_bytes_per_pixel(False)
+    assert len(plan_tiles(1088, 1920, tile_side_for_budget(loaded, 2048), 140, 16)) == 2
     assert _onnx_shape(tmp_path, [1, 3, "16*rows", "16*cols"]) == (1, 3, None, None)
     assert _onnx_shape(tmp_path, [1, None, None, 3]) == (1, None, None, 3)
     for shape in ([1, 3, 384, "cols"], ["batch", 3, "rows", "cols"], [1, 3, 0, 448]):

@@ -229,6 +229,7 @@ def run_tiles(
         raise LiteDenoiseError(f"the memory budget must be a number of MB above 0, got {memory_budget_mb}")
     if tile is not None and not (isinstance(tile, numbers.Integral) and tile > 0):
         raise LiteDenoiseError(f"the tile side must be a whole number of pixels above 0, got {tile!r}")
+    tile = None if tile is None else int(tile)  # a NumPy integer too
     height, width = image.shape[-2:]
     multiple, radius, fixed = backend.size_multiple, backend.receptive_field_radius, backend.fixed_size
     if fixed is not None and tile is not None and (tile, tile) != fixed:

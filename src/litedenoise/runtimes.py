@@ -114,8 +114,9 @@ class _FileBackend(Backend):
         self.name = f"{runtime} {label} " + (f"{sides[0]}x{sides[1]}" if self.fixed_size else "any size")
         if self.fixed_size and any(side % self.size_multiple for side in self.fixed_size):
             raise LiteDenoiseError(f"{path}: input {sides[0]}x{sides[1]} is not a multiple of {self.size_multiple}")
-        measured = getattr(source, "working_bytes_per_pixel", None)
-        if self.fixed_size is None and isinstance(source, nn.Module) and measured is not None:
+        network = source if isinstance(source, nn.Module) else source()  # a file alone: the class's default width
+        measured = getattr(network, "working_bytes_per_pixel", None)
+        if self.fixed_size is None and measured is not None:
             # run_tiles sizes an any-size file's tiles by this (unknown networks get the fallback):
             # the network's fp32 figure, since ONNX Runtime's peak per tile pixel stayed below it
             # (the student: 569-660 bytes at sides 1024-2048 against 800; benchmarks/forward_memory.py)
