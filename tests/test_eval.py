@@ -125,6 +125,19 @@ def test_bm3d_and_nlm_run_with_their_tuned_multipliers_and_bm3d_is_read_back_fro
     assert again[name].psnr == first[name].psnr and again[name].seconds == first[name].seconds and first[name].seconds[0] > 0
 
 
+def test_bm3d_of_a_grey_image_denoises_it_and_stays_grey():
+    # bm3d_rgb divides each opponent channel by its range, which is 0 for the chroma of a grey image
+    rng = np.random.default_rng(1)
+    clean = np.tile(np.linspace(40, 200, 64, dtype=np.float32)[None, :, None], (48, 1, 3))
+    noisy = np.repeat(np.clip(clean[..., :1] + rng.normal(0, 10, (48, 64, 1)), 0, 255).astype(np.uint8), 3, axis=2)
+    image = EvalImage("grey ramp", noisy, clean.astype(np.uint8))
+    method = baselines.tuned_baseline("bm3d", None, noise="synthetic")
+    scores = score_methods([method, Baseline("identity")], [image])
+    assert scores[method.name].psnr[0] > scores["identity"].psnr[0] + 3
+    output, _ = method(noisy)
+    assert baselines.is_grey_rgb(output)
+
+
 class _PositionDependent(Backend):
     """Multiplies each pixel by a ramp over columns: not invariant to flips or rotations."""
 

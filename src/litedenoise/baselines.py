@@ -53,11 +53,24 @@ def estimate_noise_sigma(noisy: np.ndarray) -> float:
 
 
 def bm3d_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """BM3D (the ``bm3d`` package, colour version, default profile) of a uint8 HxWx3 image; returns uint8."""
+    """BM3D (the ``bm3d`` package, default profile) of a uint8 HxWx3 image; returns uint8. Its colour
+    version, except for a grey image (R = G = B), whose chroma it would divide by a zero range
+    (an all-NaN, black output): that gets the grey version on one channel."""
     import bm3d
 
-    result = bm3d.bm3d_rgb(noisy.astype(np.float32) / 255.0, sigma_psd=max(sigma, 1e-4))
+    image = noisy.astype(np.float32) / 255.0
+    if is_grey_rgb(noisy):
+        result = np.repeat(np.atleast_3d(bm3d.bm3d(image[..., 0], sigma_psd=max(sigma, 1e-4))), 3, axis=2)
+    else:
+        result = bm3d.bm3d_rgb(image, sigma_psd=max(sigma, 1e-4))
+    if not np.isfinite(result).all():
+        raise LiteDenoiseError("BM3D returned non-finite values: one of its colour-transform channels is constant in this image")
     return np.round(np.clip(result, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def is_grey_rgb(image: np.ndarray) -> bool:
+    """Whether an HxWx3 image's three channels are equal everywhere."""
+    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
 
 
 def nlm_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
@@ -117,6 +130,8 @@ class Baseline:
             return None
         digest = hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode())
         digest.update(str(noisy.shape).encode())
+        if self.method == "bm3d" and is_grey_rgb(noisy):  # not the black output cached before grey BM3D
+            digest.update(b"grey bm3d")
         digest.update(np.ascontiguousarray(noisy).tobytes())
         return self.cache_dir / self.method / digest.hexdigest()[:32]
 
