@@ -224,8 +224,18 @@ def test_report_writes_a_self_contained_page_a_markdown_summary_and_keeps_an_exi
     before = page
     capsys.readouterr()
     assert main(args) == 1
-    assert "already holds a report" in capsys.readouterr().err
+    assert "report.html already exists; use --overwrite" in capsys.readouterr().err
     assert (output / "report.html").read_text() == before
+    (output / "crop_mine.png").write_bytes(b"the user's")  # not a crop_N.png: not the report's to replace
+    assert main([*args, "--overwrite"]) == 0
+    assert (output / "crop_mine.png").read_bytes() == b"the user's"
+
+
+def test_a_comparison_crop_of_an_image_smaller_than_its_window_is_the_whole_image():
+    clean = np.full((32, 40, 3), 128, np.uint8)
+    crops = ComparisonCrops(keep=1)
+    crops(EvalImage("small", clean, clean), {"identity": clean, "a": clean, "b": np.zeros_like(clean)})
+    assert crops.crops[0].panels["clean"].shape == (32, 32, 3)
 
 
 def test_eval_on_the_onnx_runtime_matches_pytorch_through_the_same_inference_path(data_root, weights, capsys):

@@ -298,13 +298,10 @@ def report_command(args: argparse.Namespace) -> int:
     import platform
 
     from litedenoise.bench import machine_info
-    from litedenoise.report import REPORT_FILES, ComparisonCrops, write_report
+    from litedenoise.report import ComparisonCrops, check_report_folder, write_report
 
     output = Path(args.output)
-    if output.exists() and not output.is_dir():  # these checks come before the evaluation, not after it
-        raise LiteDenoiseError(f"-o {output} is not a folder: a report is a folder of files")
-    if not args.overwrite and any((output / name).exists() for name in REPORT_FILES):
-        raise LiteDenoiseError(f"{output} already holds a report; use --overwrite to replace it")
+    check_report_folder(output, args.overwrite)  # before the evaluation, not after it
     crops = ComparisonCrops(keep=args.crops)
     found, scores = _evaluation(args, on_image=crops if args.crops else None)
     provenance = {

@@ -15,6 +15,7 @@ import datetime
 import html
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class ComparisonCrops:
 
         if self.shown is not None:
             outputs = {name: output for name, output in outputs.items() if name in self.shown}
-        side = int(np.clip(min(image.clean.shape[:2]) // 4, 48, 160))
+        side = min(int(np.clip(min(image.clean.shape[:2]) // 4, 48, 160)), *image.clean.shape[:2])
         compared = [name for name in outputs if name != "identity"]
         compared = compared if len(compared) >= 2 else list(outputs)
         clean = image.clean.astype(np.float32)
@@ -89,6 +90,21 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     return sorted(front, key=lambda name: points[name][0])
 
 
+def report_crop_files(output_dir: Path) -> list[Path]:
+    """The comparison crops a report wrote into ``output_dir`` (``crop_N.png``), and no other file."""
+    return sorted(path for path in output_dir.glob("crop_*.png") if re.fullmatch(r"crop_\d+\.png", path.name))
+
+
+def check_report_folder(output_dir: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a folder that is a file, or that holds a report without ``overwrite``."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise LiteDenoiseError(f"-o {output_dir} is not a folder: a report is a folder of files")
+    if not overwrite:
+        clashes = [output_dir / name for name in REPORT_FILES if (output_dir / name).exists()] + report_crop_files(output_dir)
+        if clashes:
+            raise LiteDenoiseError(f"{clashes[0]} already exists; use --overwrite to replace the report in {output_dir}")
+
+
 def write_report(
     output_dir: str | Path,
     found: EvalSet,
@@ -109,16 +125,12 @@ def write_report(
 
     matplotlib.use("Agg")
     output_dir = Path(output_dir)
-    ours = [output_dir / name for name in REPORT_FILES]
-    if not overwrite:
-        clashes = [path for path in ours if path.exists()] + sorted(output_dir.glob("crop_*.png"))
-        if clashes:
-            raise LiteDenoiseError(f"{clashes[0]} already exists; use --overwrite to replace the report in {output_dir}")
+    check_report_folder(output_dir, overwrite)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise LiteDenoiseError(f"cannot create {output_dir}: {error.strerror}") from None
-    for old in output_dir.glob("crop_*.png"):  # a previous report's crops: ours to replace
+    for old in report_crop_files(output_dir):  # a previous report's crops: ours to replace
         old.unlink()
 
     summaries = {name: record.summary() for name, record in scores.items()}
