@@ -267,3 +267,17 @@ def test_evaluate_scores_what_the_module_gives_and_leaves_the_module_as_it_was()
     by_hand = [psnr(denoise(noisy, model), target) for noisy, target in pairs]  # the module itself, NCHW
     assert scored == pytest.approx(by_hand, abs=1e-3)
     assert model.training and all(p.is_contiguous() for p in model.parameters())
+
+
+def test_two_runs_best_weights_are_told_apart_by_their_folders_and_one_file_twice_is_refused(tmp_path, data_root, weights, capsys):
+    import shutil
+
+    runs = []
+    for name in ("r1", "r2"):
+        (tmp_path / name).mkdir()
+        runs.append(str(shutil.copy(weights, tmp_path / name / "best.safetensors")))
+    pairs = str(data_root / "pairs")
+    assert main(["eval", pairs, "--model", runs[0], "--model", runs[1], "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == set(runs)
+    assert main(["eval", pairs, "--model", runs[0], "--model", runs[0]]) == 1
+    assert "best.safetensors is given twice as a --model" in capsys.readouterr().err

@@ -228,9 +228,16 @@ def evaluate(model: nn.Module | None, pairs: list[tuple[np.ndarray, np.ndarray]]
     return result
 
 
-def network_label(source: str) -> str:
-    """How a network is named in results: ``student`` / ``teacher``, or a file's name."""
-    return source if source in ("student", "teacher") else Path(source).name
+def network_labels(sources: list[str]) -> list[str]:
+    """How networks are named in results: ``student`` / ``teacher``, or a file's name; files of
+    the same name in different folders (every run's ``best.safetensors``) by their paths as given.
+    The same network given twice is refused."""
+    names = [source if source in ("student", "teacher") else Path(source).name for source in sources]
+    labels = [str(source) if names.count(name) > 1 else name for source, name in zip(sources, names, strict=True)]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise LiteDenoiseError(f"{repeated[0]} is given twice as a --model")
+    return labels
 
 
 def build_methods(
@@ -257,7 +264,7 @@ def build_methods(
     from litedenoise.runtimes import default_cache_dir, load_backend, runtime_for_file
 
     methods: list[Method] = [tuned_baseline(name, (cache_dir or default_cache_dir()) / "baselines", noise) for name in baselines]
-    for source in models:
+    for source, label in zip(models, network_labels(models), strict=True):
         file_runtime = runtime_for_file(source)
         chosen = file_runtime or runtime
         backend = load_backend(
@@ -269,7 +276,6 @@ def build_methods(
             data=data,
             cache_dir=cache_dir,
         )
-        label = network_label(source)
         if chosen != "torch" and not file_runtime:
             label += f" ({chosen}{'' if chosen == 'torch-bf16' else ' ' + precision})"
         methods.append(NetworkMethod(label, backend, memory_budget_mb=memory_budget_mb))
