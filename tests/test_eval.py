@@ -281,3 +281,18 @@ def test_two_runs_best_weights_are_told_apart_by_their_folders_and_one_file_twic
     assert set(json.loads(capsys.readouterr().out)) == set(runs)
     assert main(["eval", pairs, "--model", runs[0], "--model", runs[0]]) == 1
     assert "best.safetensors is given twice as a --model" in capsys.readouterr().err
+
+
+def test_a_pair_smaller_than_the_ssim_window_is_skipped_by_name_and_a_negative_seed_is_refused(tmp_path, data_root, capsys):
+    import shutil
+
+    folder = tmp_path / "set"
+    shutil.copytree(data_root / "pairs", folder)
+    for kind in ("noisy", "clean"):
+        Image.fromarray(np.full((10, 40, 3), 100, np.uint8)).save(folder / kind / "thin.png")
+    assert main(["eval", str(folder), "--baseline", "identity", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["identity"]["n"] == 3 and "thin: 40x10 is smaller than SSIM's 11-px window" in captured.err
+    with pytest.raises(SystemExit):
+        main(["eval", str(data_root / "photos"), "--noise", "low", "--seed", "-1"])
+    assert "must be a whole number, 0 or more" in capsys.readouterr().err

@@ -516,7 +516,7 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", help="PolyU GROUP:KIND, e.g. val:crops, val:full, unseen_camera:crops")
     parser.add_argument("--noise", choices=list(EVALUATION_NOISE_LEVELS), help="add synthetic camera noise at this level to the clean images in data_dir")
-    parser.add_argument("--seed", type=int, default=0, help="--noise: the seed of the synthetic noise (default 0)")
+    parser.add_argument("--seed", type=count, default=0, help="--noise: the seed of the synthetic noise (default 0)")
     parser.add_argument(
         "--model",
         action="append",

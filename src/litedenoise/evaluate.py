@@ -119,6 +119,9 @@ def load_synthetic(folder: str | Path, level: str, *, seed: int = 0) -> EvalSet:
         except LiteDenoiseError as error:
             skipped.append(f"{path.name}: {error}")
             continue
+        if (reason := _too_small(clean)) is not None:
+            skipped.append(f"{path.name}: {reason}")
+            continue
         images.append(EvalImage(path.name, evaluation_noise(clean, level, seed, path.name), clean))
     return _checked(EvalSet(f"{folder}, camera noise '{level}' (seed {seed})", images, skipped))
 
@@ -135,7 +138,17 @@ def _read_pair(name: str, noisy_path: Path, clean_path: Path) -> EvalImage | str
         return f"{name}: noisy is {kinds[0]}, clean {kinds[1]}"
     if noisy.shape[:2] != clean.shape[:2]:
         return f"{name}: noisy is {noisy.shape[1]}x{noisy.shape[0]}, clean {clean.shape[1]}x{clean.shape[0]}"
+    if (reason := _too_small(clean)) is not None:
+        return f"{name}: {reason}"
     return EvalImage(name, as_rgb_uint8(noisy), as_rgb_uint8(clean))
+
+
+def _too_small(image: np.ndarray) -> str | None:
+    from litedenoise.metrics import SSIM_WINDOW
+
+    if min(image.shape[:2]) < SSIM_WINDOW:
+        return f"{image.shape[1]}x{image.shape[0]} is smaller than SSIM's {SSIM_WINDOW}-px window"
+    return None
 
 
 def _checked(found: EvalSet) -> EvalSet:

@@ -32,6 +32,11 @@ def psnr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return min(PSNR_CAP, float(peak_signal_noise_ratio(reference, estimate, data_range=255)))
 
 
+# The Gaussian window's side (sigma 1.5, truncated at 3.5 sigma, as scikit-image builds it):
+# SSIM is not defined for an image with a shorter side.
+SSIM_WINDOW = 11
+
+
 def ssim(estimate: np.ndarray, reference: np.ndarray) -> float:
     """SSIM of two HxWxC images (uint8, uint16 or float in [0, 1]) in the Wang et al. convention."""
     estimate, reference = to_uint8(estimate), to_uint8(reference)
