@@ -128,6 +128,10 @@ def test_the_data_description_names_only_what_samples_are_drawn_from():
         "poisson_gaussian synthetic noise on photos; real_fraction 0.0"
     )
     assert "real pairs pairs; poisson_gaussian synthetic noise on photos" in loop.training_data_description(tiny_config())
+    # a stage's own sets are named too
+    own = {"real_pair_sets": ["mine"], "clean_photo_dirs": ["shots"]}
+    stages = [{"crop_size": 32, "batch_size": 2, "steps": 1}, {"crop_size": 32, "batch_size": 2, "steps": 1, **own}]
+    assert loop.training_data_description(tiny_config(stages=stages)).startswith("real pairs pairs, mine; poisson_gaussian synthetic noise on photos, shots")
 
 
 def test_the_shipping_recipe_trains_both_networks_in_bf16_with_growing_crops_and_camera_noise():
@@ -177,6 +181,17 @@ def test_a_crop_larger_than_every_training_image_is_refused_before_training(tmp_
     assert not (tmp_path / "run").exists()
 
 
+def test_a_stage_whose_real_pairs_are_all_smaller_than_its_crop_is_refused_not_run_without_them(tmp_path, data_root):
+    from PIL import Image
+
+    (data_root / "big").mkdir()
+    Image.fromarray(np.zeros((96, 96, 3), np.uint8)).save(data_root / "big" / "p.png")
+    config = tiny_config(crop_size=64, clean_photo_dirs=["big"])  # the pairs are 48x64
+    with pytest.raises(LiteDenoiseError, match="stage 0: no real pair of pairs is at least 64x64"):
+        loop.train(config, tmp_path / "run", data_root)
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_train_command_accepts_overrides_after_options_and_resumes(tmp_path, data_root):
     from litedenoise.cli import main
 
@@ -207,8 +222,11 @@ def _one_line_error(capsys) -> str:
         (["stages=[{crop_size: 64"], "override 'stages=[{crop_size: 64' is not valid YAML"),
         (["stages=[{crop_size: 17, batch_size: 2, steps: 1}]"], "crop_size must be a multiple of 16 for the student, got 17"),
         (["model=teacher"], "model=teacher contradicts litedenoise train student"),
+        (["width=3"], "width must be an even number of 2 or more, got 3"),
+        (["num_workers=-1"], "num_workers must be 0 or more, got -1"),
+        (["seed=-1"], "seed must be 0 or more, got -1"),
     ],
-    ids=["broken-yaml", "crop-17", "model-override"],
+    ids=["broken-yaml", "crop-17", "model-override", "odd-width", "negative-workers", "negative-seed"],
 )
 def test_the_train_command_refuses_a_bad_override_in_one_line_and_makes_no_run_folder(tmp_path, data_root, capsys, extra, message):
     from litedenoise.cli import main
@@ -369,7 +387,10 @@ def test_batches_after_a_resume_across_a_stage_boundary_equal_the_uninterrupted_
 def test_a_batch_that_does_not_split_evenly_over_the_processes_is_refused(data_root):
     config = _two_stage_config()  # stage 0 has batch 3
     datasets = loop.stage_datasets(config, data_root)
-    with pytest.raises(LiteDenoiseError, match="does not split over 2 processes"):
+    with pytest.raises(LiteDenoiseError, match="stage 0: batch_size 3 does not split over 2 processes"):
+        next(loop.stage_batches(config, datasets, 0, rank=0, world_size=2))
+    config.stages[0].batch_size, config.stages[1].batch_size = 2, 3  # a later stage: refused before the first step
+    with pytest.raises(LiteDenoiseError, match="stage 1: batch_size 3 does not split over 2 processes"):
         next(loop.stage_batches(config, datasets, 0, rank=0, world_size=2))
 
 

@@ -120,6 +120,11 @@ class TrainConfig:
         for name in ("val_every", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise LiteDenoiseError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.width is not None and (self.width < 2 or self.width % 2):
+            raise LiteDenoiseError(f"width must be an even number of 2 or more, got {self.width}")
+        for name in ("num_workers", "seed"):
+            if getattr(self, name) < 0:
+                raise LiteDenoiseError(f"{name} must be 0 or more, got {getattr(self, name)}")
 
     @property
     def total_steps(self) -> int:

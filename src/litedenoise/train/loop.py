@@ -120,12 +120,16 @@ def stage_datasets(
             shares = real_pair_shares([(spec, pair_cache[spec]) for spec in pair_sets], stage.crop_size)
             listed = ", ".join(f"{share:.1%} from {spec} (images: {len(pair_cache[spec])})" for spec, share in shares.items())
             print(f"stage {index} ({stage.crop_size} px): real crops are drawn by area: {listed}", file=sys.stderr, flush=True)
-        datasets.append(
-            TrainingCrops(
-                sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise,
-                config.transplant_fraction, config.transplant_levels,
-            )
+        dataset = TrainingCrops(
+            sources, stage.crop_size, config.real_fraction, config.seed, config.noise_model, config.camera_noise,
+            config.transplant_fraction, config.transplant_levels,
         )
+        if sources.real_pairs and not dataset.real_pairs:  # the fractions would silently fall to 0
+            raise LiteDenoiseError(
+                f"stage {index}: no real pair of {', '.join(pair_sets)} is at least {stage.crop_size}x{stage.crop_size}; "
+                "give the stage larger pairs (its own real_pair_sets), a smaller crop_size, or real_pair_sets: []"
+            )
+        datasets.append(dataset)
     return datasets
 
 
@@ -148,11 +152,12 @@ def stage_batches(config: TrainConfig, datasets: list[TrainingCrops], start_step
     uninterrupted one would. With several processes, each step's batch is cut into
     ``world_size`` equal shards and this process gets shard ``rank``.
     """
+    for index, stage in enumerate(config.stages):  # every stage before the first step, not when it comes
+        if stage.batch_size % world_size:
+            raise LiteDenoiseError(f"stage {index}: batch_size {stage.batch_size} does not split over {world_size} processes")
     first_step = first_sample = 0
     for index, (stage, dataset) in enumerate(zip(config.stages, datasets, strict=True)):
         if start_step < first_step + stage.steps:
-            if stage.batch_size % world_size:
-                raise LiteDenoiseError(f"stage {index}: batch_size {stage.batch_size} does not split over {world_size} processes")
             shard = stage.batch_size // world_size
             indices = [
                 first_sample + step * stage.batch_size + rank * shard + offset
@@ -203,13 +208,17 @@ def initial_model(config: TrainConfig) -> torch.nn.Module:
 
 def training_data_description(config: TrainConfig) -> str:
     """The data samples were drawn from: real pairs unless real_fraction is 0, transplanted real
-    noise if transplant_fraction is not 0, synthesis unless the two leave nothing for it."""
+    noise if transplant_fraction is not 0, synthesis unless the two leave nothing for it; the sets
+    of every stage, its own where it names them."""
+    sources = [stage_sources(config, stage) for stage in config.stages]
+    pair_sets = ", ".join(dict.fromkeys(spec for pairs, _ in sources for spec in pairs)) or "none"
+    photo_sets = ", ".join(dict.fromkeys(spec for _, photos in sources for spec in photos)) or "none"
     parts = []
     if config.real_fraction > 0.0:
-        parts.append(f"real pairs {', '.join(config.real_pair_sets) or 'none'}")
+        parts.append(f"real pairs {pair_sets}")
     if config.transplant_fraction > 0.0:
         parts.append(
-            f"real noise of {', '.join(config.real_pair_sets) or 'none'} transplanted onto {', '.join(config.clean_photo_dirs) or 'none'} "
+            f"real noise of {pair_sets} transplanted onto {photo_sets} "
             f"(transplant_fraction {config.transplant_fraction}, levels {config.transplant_levels})"
         )
     if config.real_fraction + config.transplant_fraction < 1.0 - 1e-9:
@@ -222,7 +231,7 @@ def training_data_description(config: TrainConfig) -> str:
                 if getattr(config.camera_noise, f.name) != getattr(defaults, f.name)
             ]
             noise += f" ({', '.join(changed)})" if changed else ""
-        parts.append(f"{noise} synthetic noise on {', '.join(config.clean_photo_dirs) or 'none'}")
+        parts.append(f"{noise} synthetic noise on {photo_sets}")
     return "; ".join([*parts, f"real_fraction {config.real_fraction}"])
 
 
@@ -357,6 +366,8 @@ def _train(
     if config.compile:
         trainable = torch.compile(trainable)
 
+    if main_process and (warning := slow_bf16_warning(config, processes.device)):  # before any teacher pass
+        print(warning, file=sys.stderr, flush=True)
     teacher_on_real_pairs = config.teacher_once_on_real_pairs and config.real_fraction > 0.0  # transplants run it online
     datasets = stage_datasets(config, data_root, announce=main_process, teacher=teacher if teacher_on_real_pairs else None)
     if main_process:
@@ -383,8 +394,6 @@ def _train(
             best_psnr=best_psnr,
         )
 
-    if main_process and (warning := slow_bf16_warning(config, processes.device)):
-        print(warning, file=sys.stderr, flush=True)
     started = time.monotonic()
     progress = tqdm(total=config.total_steps, initial=step, dynamic_ncols=True, disable=not main_process)
     autocast = torch.autocast(processes.device.type, dtype=torch.bfloat16, enabled=config.bf16)
