@@ -164,9 +164,14 @@ def test_an_any_size_onnx_file_loads_as_any_size_and_bad_free_axes_are_refused(a
 
     loaded = load_backend("onnx", any_size_onnx.path, threads=1)
     assert loaded.fixed_size is None and loaded.size_multiple == 16
-    # a file alone is taken for the student, its memory line included: 2 Full-HD tiles, not 15 by the fallback
-    assert loaded.working_bytes_per_pixel() == LiteDenoiseNet().working_bytes_per_pixel(False)
-    assert len(plan_tiles(1088, 1920, tile_side_for_budget(loaded, 2048), 140, 16)) == 2
+    # a file alone says what it holds (here the width-2 test student), memory line included, not the fallback's
+    assert loaded.working_bytes_per_pixel() == LiteDenoiseNet(width=2).working_bytes_per_pixel(False)
+    anonymous = tmp_path / "anonymous.onnx"  # a file without our metadata is taken for the shipped student
+    free_sides = {"x": {2: "h", 3: "w"}}
+    torch.onnx.export(LiteDenoiseNet(width=2).eval(), (torch.rand(1, 3, 64, 64),), str(anonymous), dynamo=False, dynamic_axes=free_sides, input_names=["x"])
+    unnamed = load_backend("onnx", anonymous, threads=1)
+    assert unnamed.working_bytes_per_pixel() == LiteDenoiseNet().working_bytes_per_pixel(False)
+    assert len(plan_tiles(1088, 1920, tile_side_for_budget(unnamed, 2048), 140, 16)) == 2  # not 15 by the fallback
     assert _onnx_shape(tmp_path, [1, 3, "16*rows", "16*cols"]) == (1, 3, None, None)
     assert _onnx_shape(tmp_path, [1, None, None, 3]) == (1, None, None, 3)
     for shape in ([1, 3, 384, "cols"], ["batch", 3, "rows", "cols"], [1, 3, 0, 448]):
@@ -328,3 +333,14 @@ def test_cli_runtime_onnx_exports_an_any_size_file_once_and_tiles_by_tile(weight
         tensor = torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy()).float()[None] / 255
     expected = untiled(student, tensor)[0].numpy().transpose(1, 2, 0)
     assert np.abs(pixels - expected).max() <= 0.5 / 255 + 1e-5
+
+
+def test_an_exported_teacher_given_on_its_own_is_tiled_with_its_own_receptive_field(tmp_path):
+    from litedenoise.models import TeacherNet
+
+    teacher = TeacherNet(width=2).eval()
+    path = convert.export_model(teacher, tmp_path / "teacher.onnx", size=(64, 64), any_size=True)
+    alone = load_backend("onnx", path, threads=1)  # no network given: the file says what it holds
+    assert (alone.size_multiple, alone.receptive_field_radius) == (8, 196)  # not the student's 16 and 140
+    assert alone.working_bytes_per_pixel() == teacher.working_bytes_per_pixel(False)
+    np.testing.assert_allclose(alone(torch.full((1, 3, 64, 64), 0.5)).numpy(), 0.5, atol=1e-6)  # it still runs

@@ -100,8 +100,8 @@ class _FileBackend(Backend):
     """An exported file: tiles go in one at a time, in the file's layout (NHWC or NCHW), each of
     the file's fixed size or, for an any-size ONNX file, any multiple of the size multiple.
 
-    ``source`` is the network the file was exported from, or its class: the files carry no size
-    multiple or receptive field, so a file on its own is taken to be the student's.
+    ``source`` is the network the file was exported from, or its class: a file on its own is
+    taken to be the student (of its default width) unless it says otherwise, as our ONNX files do.
     """
 
     def __init__(self, runtime: str, path: Path, label: str, shape: tuple[int | None, ...], source: nn.Module | type = LiteDenoiseNet):
@@ -114,8 +114,10 @@ class _FileBackend(Backend):
         self.name = f"{runtime} {label} " + (f"{sides[0]}x{sides[1]}" if self.fixed_size else "any size")
         if self.fixed_size and any(side % self.size_multiple for side in self.fixed_size):
             raise LiteDenoiseError(f"{path}: input {sides[0]}x{sides[1]} is not a multiple of {self.size_multiple}")
-        network = source if isinstance(source, nn.Module) else source()  # a file alone: the class's default width
-        measured = getattr(network, "working_bytes_per_pixel", None)
+        if not isinstance(source, nn.Module):
+            with torch.device("meta"):  # a file alone: its figures, not its weights
+                source = source()
+        measured = getattr(source, "working_bytes_per_pixel", None)
         if self.fixed_size is None and measured is not None:
             # run_tiles sizes an any-size file's tiles by this (unknown networks get the fallback):
             # the network's fp32 figure, since ONNX Runtime's peak per tile pixel stayed below it
@@ -144,6 +146,8 @@ class OnnxBackend(_FileBackend):
     def __init__(self, path: Path, label: str, threads: int | None = None, source: nn.Module | type = LiteDenoiseNet):
         import onnxruntime
 
+        from litedenoise.export.convert import ONNX_ARCHITECTURE_KEY, ONNX_WIDTH_KEY
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         try:
@@ -154,6 +158,12 @@ class OnnxBackend(_FileBackend):
         if image.type != "tensor(float)":
             raise LiteDenoiseError(f"{path}: input {image.name} is {image.type}, expected float32 (tensor(float))")
         self.input_name = image.name
+        described = self.session.get_modelmeta().custom_metadata_map
+        if not isinstance(source, nn.Module) and ONNX_ARCHITECTURE_KEY in described:
+            from litedenoise.weights import build_model
+
+            with torch.device("meta"):
+                source = build_model(described[ONNX_ARCHITECTURE_KEY], int(described.get(ONNX_WIDTH_KEY, 0)) or None)
         super().__init__("onnx", path, label, _onnx_shape(path, image.shape), source)
 
     def _run(self, array: np.ndarray) -> np.ndarray:
@@ -291,7 +301,8 @@ def load_backend(
 
     ``model`` is an ``nn.Module``, a weights name or ``.safetensors`` file (``load_model``), or,
     for "onnx" / "tflite", an exported file of that format: its static input shape and layout
-    are read from it, its size multiple and receptive field taken to be the student's. A network for "onnx" / "tflite" is exported at ``tile_size`` (height,
+    are read from it, its network (size multiple, receptive field, memory line) from the metadata
+    our ONNX exports carry, else taken to be the shipped student. A network for "onnx" / "tflite" is exported at ``tile_size`` (height,
     width) in ``precision`` (fp32, fp16, or int8 / a16w8 calibrated on the data folder ``data``);
     without a ``tile_size``, onnx in fp32 or fp16 is exported for any size (tiles then follow the
     memory budget, as for PyTorch) and the rest at DEFAULT_TILE_SIZE. The file goes into ``cache_dir`` (default ``$LITEDENOISE_CACHE`` or

@@ -28,6 +28,9 @@ PRECISIONS = ("fp32", "fp16", *INTEGER_PRECISIONS)
 LAYOUTS = ("nhwc", "nchw")
 DEFAULT_SIZE = (1088, 1920)  # (height, width): full HD rounded up to a multiple of 16
 ONNX_OPSET = 18  # the torch.onnx (dynamo) exporter's own opset: no version conversion
+# metadata_props of our ONNX files: the network they hold, so that a file given on its own is tiled
+# with its own receptive field and memory line (runtimes.OnnxBackend), not the student's
+ONNX_ARCHITECTURE_KEY, ONNX_WIDTH_KEY = "litedenoise.architecture", "litedenoise.width"
 
 
 def export_model(
@@ -117,6 +120,8 @@ def export_model(
     except Exception as error:  # converter internals: keep the traceback chained, tell the person one line
         lines = str(error).strip().splitlines() or [type(error).__name__]
         raise LiteDenoiseError(f"{format} {precision} conversion of {type(model).__name__} failed: {lines[0]}") from error
+    if format == "onnx" and hasattr(model, "width"):
+        content = _with_network_metadata(content, model)
     atomic_write_bytes(path, content, overwrite=overwrite)
     return path
 
@@ -173,6 +178,14 @@ class _Fp16(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x.half()).float()
+
+
+def _with_network_metadata(content: bytes, model: nn.Module) -> bytes:
+    import onnx
+
+    proto = onnx.load_from_string(content)
+    onnx.helper.set_model_props(proto, {ONNX_ARCHITECTURE_KEY: type(model).__name__, ONNX_WIDTH_KEY: str(model.width)})
+    return proto.SerializeToString()
 
 
 def _onnx_bytes(model: nn.Module, height: int, width: int, precision: str, *, any_size: bool = False) -> bytes:
