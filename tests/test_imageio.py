@@ -284,8 +284,9 @@ def test_an_empty_file_is_reported(tmp_path):
     assert "empty" in raises_for_file(path, read_image, path)
 
 
-@pytest.mark.parametrize("name", ["anim.gif", "anim.png", "anim.webp", "pages.tif"])
+@pytest.mark.parametrize("name", ["anim.gif", "anim.png", "anim.webp", "pages.tif", "burst.heic"])
 def test_an_animation_or_a_multi_page_file_is_refused_not_cut_to_its_first_frame(tmp_path, name):
+    imageio._heif_plugin_available()  # registers the HEIF writer with Pillow
     first, second = Image.fromarray(gradient(20, 24)), Image.fromarray(gradient(20, 24)[::-1].copy())
     first.save(tmp_path / name, save_all=True, append_images=[second])
     assert "holds 2 frames or pages" in raises_for_file(tmp_path / name, read_image, tmp_path / name)
@@ -432,3 +433,38 @@ def test_image_files_lists_the_images_of_a_folder_by_name_and_nothing_else(tmp_p
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub.png").mkdir()  # a folder named like an image
     assert [path.name for path in image_files(tmp_path)] == ["a.jpg", "b.PNG"]
+
+
+def test_the_header_size_of_a_tiff_stored_on_its_side_is_its_upright_size(tmp_path):
+    stored = gradient(32, 48)
+    path = tmp_path / "side.tif"
+    tifffile.imwrite(path, stored, photometric="rgb", extratags=[(ExifTags.Base.Orientation, "H", 1, 6, True)])
+    upright = read_image(path).pixels
+    np.testing.assert_array_equal(upright, np.rot90(stored, -1))
+    assert imageio.read_image_size(path) == (upright.shape[1], upright.shape[0]) == (32, 48)
+
+
+@pytest.mark.parametrize("source", ["photo.jpg", "photo.tif"])
+def test_a_tiff_is_written_with_camera_exif_and_its_sub_ifds(tmp_path, source):
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Canon"
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2020:01:01 00:00:00"
+    Image.fromarray(gradient(32, 48)).save(tmp_path / source, exif=exif.tobytes())
+    write_image(tmp_path / "out.tif", gradient(32, 48), like=read_image(tmp_path / source))
+    written = Image.open(tmp_path / "out.tif").getexif()
+    assert written[ExifTags.Base.Make] == "Canon"
+    assert written.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "2020:01:01 00:00:00"
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif").pixels, gradient(32, 48))
+
+
+def test_a_tiff_whose_next_page_offset_points_past_its_end_is_reported_as_damaged(tmp_path):
+    import struct
+
+    Image.fromarray(gradient(32, 32)).save(tmp_path / "ok.tif")
+    data = bytearray((tmp_path / "ok.tif").read_bytes())
+    first = struct.unpack("<I", data[4:8])[0]
+    entries = struct.unpack("<H", data[first : first + 2])[0]
+    next_offset = first + 2 + 12 * entries
+    data[next_offset : next_offset + 4] = struct.pack("<I", len(data) + 1000)
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    assert "is damaged" in raises_for_file(tmp_path / "bad.tif", read_image, tmp_path / "bad.tif")

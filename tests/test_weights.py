@@ -89,3 +89,9 @@ def test_save_weights_refuses_what_would_write_a_wrong_file_and_leaves_nothing(t
     with pytest.raises(LiteDenoiseError, match=message):
         save_weights(path, LiteDenoiseNet(width=2), options.get("metadata", {}), **({"dtype": options["dtype"]} if "dtype" in options else {}))
     assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def test_a_folder_named_student_in_the_working_directory_does_not_hide_the_shipped_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "student").mkdir()
+    assert load_model("student").metadata["architecture"] == "LiteDenoiseNet"

@@ -144,10 +144,10 @@ def read_image(
     with image:
         width, height = image.size
         _check_size(path, width, height, max_pixels, min_side)
-        _check_single_image(path, image)
         source_format = "JPEG" if image.format == "MPO" else image.format
         icc_profile = image.info.get("icc_profile") or None
         try:
+            _check_single_image(path, image)  # counting frames reads every page's header
             if _is_16bit_colour_png(path, image):
                 pixels = _read_16bit_png(path)
             elif _is_16bit_colour_tiff(image):
@@ -182,7 +182,9 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
             width, height = image.size
             # Image.getexif() would decode a PNG to look for a late EXIF chunk; take only what
             # the header holds: the EXIF block (JPEG, WebP, HEIF, early PNG chunk) or TIFF tags.
-            if "exif" in image.info:
+            if image.format == "TIFF":
+                orientation = 1  # Pillow's TIFF reader turns the image upright itself: size included
+            elif "exif" in image.info:
                 exif = Image.Exif()
                 exif.load(image.info["exif"])
                 orientation = exif.get(ExifTags.Base.Orientation, 1)
@@ -271,6 +273,10 @@ def write_image(
                 options["subsampling"] = like.jpeg_subsampling
             if exif:
                 options["exif"] = exif
+                if file_format == "TIFF" and _has_sub_ifds(exif):
+                    # libtiff, which Pillow compresses TIFF with, refuses EXIF's sub-IFD pointers
+                    # (camera settings, GPS); Pillow's own writer keeps them, uncompressed
+                    del options["compression"]
             if icc_profile:
                 options["icc_profile"] = icc_profile
             Image.fromarray(pixels).save(file, format=file_format, **options)
@@ -358,10 +364,11 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int, min_side: 
 
 def _check_single_image(path: Path, image: Image.Image) -> None:
     """Refuse an animation or a multi-page file, of which only the first frame would be denoised
-    and written. A JPEG's (MPO) or HEIF's extra images are previews or depth maps, and a TIFF
-    page flagged as a reduced-resolution copy (NewSubfileType bit 0) is a thumbnail: those pass."""
+    and written. A JPEG's (MPO) extra images are previews or depth maps, and a TIFF page flagged
+    as a reduced-resolution copy (NewSubfileType bit 0) is a thumbnail: those pass. (A HEIF's
+    thumbnails and depth maps are not among the images pillow-heif counts.)"""
     frames = getattr(image, "n_frames", 1)
-    if frames < 2 or image.format in ("MPO", "JPEG", "HEIF"):
+    if frames < 2 or image.format in ("MPO", "JPEG"):
         return
     if image.format == "TIFF":
         full_pages = 0
@@ -542,6 +549,12 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 def _icc_fits(icc_profile: bytes, pixels: np.ndarray) -> bool:
     colour_space = icc_profile[16:20]  # ICC header: data colour space signature
     return colour_space == (b"GRAY" if is_grey(pixels) else b"RGB ")
+
+
+def _has_sub_ifds(exif: bytes) -> bool:
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return ExifTags.Base.ExifOffset in parsed or ExifTags.Base.GPSInfo in parsed
 
 
 def _pillow_save_options(file_format: str, jpeg_quality: int) -> dict:

@@ -93,7 +93,7 @@ def load_model(name_or_path: str | Path = "student", *, architecture: str | None
     The architecture and width come from the file's metadata; ``architecture`` overrides a file
     without metadata. Tensors that do not fit the architecture are refused, naming the mismatch.
     """
-    is_name = str(name_or_path) in MODEL_NAMES and not Path(name_or_path).exists()
+    is_name = str(name_or_path) in MODEL_NAMES and not Path(name_or_path).is_file()  # a folder named student is not a file
     path = shipped_weights_path(str(name_or_path)) if is_name else Path(name_or_path)
     if not path.is_file():
         raise LiteDenoiseError(f"weights file {path} not found")
