@@ -56,6 +56,17 @@ def test_a_resumed_run_keeps_the_later_row_of_a_repeated_step(tmp_path):
     assert curves.val_steps == [20] and curves.val_psnr == [31.0]
 
 
+def test_a_resume_drops_what_the_interrupted_run_logged_after_its_checkpoint(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(  # killed at step 40 with its checkpoint at 20; the resume has reached 30
+        "step,loss,lr,val_psnr,seconds\n10,0.5,1e-3,,1\n20,0.4,1e-3,30.0,2\n30,0.3,1e-3,,3\n40,0.2,1e-3,35.0,4\n"
+        "20,0.45,1e-3,30.5,5\n30,0.35,1e-3,,6\n"
+    )
+    curves = read_training_log(log)
+    assert curves.steps == [10, 20, 30] and curves.loss == [0.5, 0.45, 0.35]
+    assert curves.val_steps == [20] and curves.val_psnr == [30.5]  # not the abandoned 35.0 at step 40
+
+
 def test_a_folder_without_log_is_named_as_such(tmp_path):
     with pytest.raises(LiteDenoiseError, match="log.csv not found"):
         plot_run(tmp_path)

@@ -232,7 +232,8 @@ def write_image(
     ``jpeg_quality`` (1-100) also sets HEIF and AVIF quality.
 
     With ``like``, its EXIF and ICC profile are carried over where the format holds them (not BMP;
-    16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF), and a JPEG written
+    16-bit TIFF, written by tifffile, keeps the ICC profile but drops EXIF; an 8-bit TIFF whose
+    EXIF has camera or GPS sub-directories is written uncompressed to keep them), and a JPEG written
     from a JPEG keeps its chroma subsampling (else Pillow's 4:2:0). An ICC profile for a
     different colour space (grey vs RGB) than the output is dropped.
 

@@ -2,7 +2,8 @@
 
 ``log.csv`` is written by ``train.loop`` with the header ``step,loss,lr,val_psnr,seconds``;
 ``val_psnr`` is empty on rows without validation. A resumed run appends to the same file and
-repeats the steps after its last checkpoint: the later row for a step is the one kept.
+repeats the steps after its last checkpoint: a step at or below one logged before drops the
+earlier rows from that step on, since the interrupted run's later steps were not kept.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
     if not path.is_file():
         raise LiteDenoiseError(f"{path} not found: is {path.parent} a training run folder?")
     rows: dict[int, dict[str, str]] = {}
+    last_step = -1
     with path.open(newline="") as file:
         reader = csv.DictReader(file)
         missing = [column for column in _COLUMNS if column not in (reader.fieldnames or [])]
@@ -44,9 +46,12 @@ def read_training_log(path: str | Path) -> TrainingLog:
             if row["step"] == "step":  # a header repeated by a run restarted in the same folder
                 continue
             try:
-                rows[int(row["step"])] = row
+                step = int(row["step"])
             except (TypeError, ValueError):
                 raise LiteDenoiseError(f"{path}, line {reader.line_num}: step {row['step']!r} is not a number") from None
+            if step <= last_step:  # a resume went back to its checkpoint: what was logged after it is gone
+                rows = {logged: kept for logged, kept in rows.items() if logged < step}
+            rows[step], last_step = row, step
     if not rows:
         raise LiteDenoiseError(f"{path} holds no logged steps yet")
 
