@@ -468,3 +468,13 @@ def test_a_tiff_whose_next_page_offset_points_past_its_end_is_reported_as_damage
     data[next_offset : next_offset + 4] = struct.pack("<I", len(data) + 1000)
     (tmp_path / "bad.tif").write_bytes(bytes(data))
     assert "is damaged" in raises_for_file(tmp_path / "bad.tif", read_image, tmp_path / "bad.tif")
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+@pytest.mark.parametrize("kind", ["grey", "grey16", "rgba"])
+def test_an_uncompressed_tiff_stored_on_its_side_is_turned_upright_not_sheared(tmp_path, orientation, kind):
+    stored = {"grey": gradient(32, 48, 1), "grey16": noise(32, 48, 1), "rgba": gradient(32, 48, 4)}[kind]
+    extra = {"photometric": "rgb", "extrasamples": ["unassalpha"]} if kind == "rgba" else {}
+    tifffile.imwrite(tmp_path / "side.tif", stored, extratags=[(ExifTags.Base.Orientation, "H", 1, orientation, True)], **extra)
+    upright = imageio._UPRIGHT[orientation](stored)
+    np.testing.assert_array_equal(read_image(tmp_path / "side.tif").pixels, upright)

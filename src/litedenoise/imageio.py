@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 import png  # pypng
 import tifffile
-from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, TiffImagePlugin, UnidentifiedImageError, features
 
 from litedenoise.errors import LiteDenoiseError
 
@@ -111,6 +111,23 @@ class LoadedImage:
     jpeg_subsampling: int | None = None
 
 
+def _tiff_decoded_by_libtiff(function: Callable) -> Callable:
+    """Run ``function`` with Pillow decoding every TIFF through libtiff. Its own decoder, used for
+    uncompressed files, turns grey, 16-bit grey and RGBA images stored on their side (orientation
+    5-8) upright wrongly, shearing the pixels; libtiff turns them right (tests/test_imageio.py)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        previous, TiffImagePlugin.READ_LIBTIFF = TiffImagePlugin.READ_LIBTIFF, True
+        try:
+            return function(*args, **kwargs)
+        finally:
+            TiffImagePlugin.READ_LIBTIFF = previous
+
+    return wrapper
+
+
+@_tiff_decoded_by_libtiff
 def read_image(
     path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 1
 ) -> LoadedImage:
@@ -172,6 +189,7 @@ def read_image(
     return LoadedImage(pixels, exif, icc_profile, source_format, jpeg_subsampling)
 
 
+@_tiff_decoded_by_libtiff
 def read_image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) as ``read_image`` would return them (EXIF rotation applied), from the
     header alone, without decoding the pixels."""
