@@ -171,9 +171,9 @@ def test_grey_and_alpha_round_trips_exactly_where_the_format_holds_it(tmp_path, 
     np.testing.assert_array_equal(loaded, pixels)
 
 
-# BMP is written RGBA, but Pillow reads 32-bit BMP back as RGB; 16-bit TIFF goes RGBA because
-# Pillow cannot open 16-bit grey-and-alpha TIFF at all
-@pytest.mark.parametrize("suffix, depth, shape", [(".jpg", 8, (6, 7)), (".bmp", 8, (6, 7, 3)), (".webp", 8, (6, 7, 4)), (".tif", 16, (6, 7, 4))])
+# BMP is written RGBA with an alpha mask (a plain 32-bit BMP's fourth byte is read as padding);
+# 16-bit TIFF goes RGBA because Pillow cannot open 16-bit grey-and-alpha TIFF at all
+@pytest.mark.parametrize("suffix, depth, shape", [(".jpg", 8, (6, 7)), (".bmp", 8, (6, 7, 4)), (".webp", 8, (6, 7, 4)), (".tif", 16, (6, 7, 4))])
 def test_grey_and_alpha_becomes_grey_or_rgba_where_the_format_lacks_it(tmp_path, suffix, depth, shape):
     dtype = np.uint8 if depth == 8 else np.uint16
     pixels = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, (6, 7, 2), endpoint=True).astype(dtype)
@@ -478,3 +478,10 @@ def test_an_uncompressed_tiff_stored_on_its_side_is_turned_upright_not_sheared(t
     tifffile.imwrite(tmp_path / "side.tif", stored, extratags=[(ExifTags.Base.Orientation, "H", 1, orientation, True)], **extra)
     upright = imageio._UPRIGHT[orientation](stored)
     np.testing.assert_array_equal(read_image(tmp_path / "side.tif").pixels, upright)
+
+
+def test_a_bmp_keeps_its_alpha(tmp_path):
+    pixels = noise(6, 7, 4, np.uint8)
+    write_image(tmp_path / "a.bmp", pixels)
+    assert Image.open(tmp_path / "a.bmp").mode == "RGBA"
+    np.testing.assert_array_equal(read_image(tmp_path / "a.bmp").pixels, pixels)

@@ -284,6 +284,8 @@ def write_image(
     def encode(file: BinaryIO) -> None:
         if keep_16bit and file_format == "PNG":
             _write_16bit_png(file, pixels, exif, icc_profile)
+        elif file_format == "BMP" and pixels.ndim == 3 and pixels.shape[2] == 4:
+            _write_bmp_with_alpha(file, pixels)
         elif keep_16bit:
             _write_16bit_tiff(file, pixels, icc_profile)
         else:
@@ -568,6 +570,21 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 def _icc_fits(icc_profile: bytes, pixels: np.ndarray) -> bool:
     colour_space = icc_profile[16:20]  # ICC header: data colour space signature
     return colour_space == (b"GRAY" if is_grey(pixels) else b"RGB ")
+
+
+def _write_bmp_with_alpha(file: BinaryIO, pixels: np.ndarray) -> None:
+    """An RGBA BMP with a BITMAPV4HEADER whose bit masks name the alpha byte. Pillow writes RGBA as
+    a plain 32-bit BMP, whose fourth byte readers (Pillow included) take for padding."""
+    import struct
+
+    height, width = pixels.shape[:2]
+    rows = np.ascontiguousarray(pixels[::-1, :, [2, 1, 0, 3]]).tobytes()  # bottom-up BGRA
+    header_size, offset = 108, 14 + 108
+    file.write(struct.pack("<2sIHHI", b"BM", offset + len(rows), 0, 0, offset))
+    file.write(struct.pack("<IiiHHIIiiII", header_size, width, height, 1, 32, 3, len(rows), 2835, 2835, 0, 0))
+    file.write(struct.pack("<IIII", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000))  # R, G, B, A masks
+    file.write(struct.pack("<I", 0x73524742) + bytes(36 + 12))  # LCS_sRGB; endpoints and gamma unused
+    file.write(rows)
 
 
 def _has_sub_ifds(exif: bytes) -> bool:
