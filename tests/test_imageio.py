@@ -485,3 +485,10 @@ def test_a_bmp_keeps_its_alpha(tmp_path):
     write_image(tmp_path / "a.bmp", pixels)
     assert Image.open(tmp_path / "a.bmp").mode == "RGBA"
     np.testing.assert_array_equal(read_image(tmp_path / "a.bmp").pixels, pixels)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_min_is_white_tiff_reads_as_the_grey_it_shows(tmp_path, dtype):
+    stored = noise(8, 9, 1, dtype)
+    tifffile.imwrite(tmp_path / "white.tif", stored, photometric="miniswhite")
+    np.testing.assert_array_equal(read_image(tmp_path / "white.tif").pixels, np.iinfo(dtype).max - stored)

@@ -469,6 +469,8 @@ def _pixels_from_pillow(path: Path, image: Image.Image) -> np.ndarray:
     if not is_16bit:
         samples = {"F": "32-bit floating-point", "I": "32-bit integer"}.get(image.mode, f"Pillow mode {image.mode}")
         raise LiteDenoiseError(_unsupported_samples_message(path, samples))
+    if image.format == "TIFF" and image.tag_v2.get(TiffImagePlugin.PHOTOMETRIC_INTERPRETATION) == 0:
+        return 65535 - pixels.astype(np.uint16)  # MinIsWhite: Pillow inverts 8-bit grey, not 16-bit
     return pixels.astype(np.uint16)
 
 
