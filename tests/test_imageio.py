@@ -492,3 +492,12 @@ def test_a_min_is_white_tiff_reads_as_the_grey_it_shows(tmp_path, dtype):
     stored = noise(8, 9, 1, dtype)
     tifffile.imwrite(tmp_path / "white.tif", stored, photometric="miniswhite")
     np.testing.assert_array_equal(read_image(tmp_path / "white.tif").pixels, np.iinfo(dtype).max - stored)
+
+
+@pytest.mark.parametrize("channels, key", [(1, 7), (3, (7, 7, 7))])
+def test_a_png_colour_key_becomes_alpha(tmp_path, channels, key):
+    grey = np.arange(30, dtype=np.uint8).reshape(5, 6)
+    Image.fromarray(grey if channels == 1 else np.stack([grey] * 3, axis=-1)).save(tmp_path / "key.png", transparency=key)
+    pixels = read_image(tmp_path / "key.png").pixels
+    assert pixels.shape == (5, 6, channels + 1)
+    assert (pixels[..., -1] == 0).sum() == 1 and pixels[1, 1, -1] == 0  # only the key colour, 7, is transparent

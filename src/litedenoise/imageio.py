@@ -456,8 +456,10 @@ def _pixels_from_pillow(path: Path, image: Image.Image) -> np.ndarray:
         image = image.convert("L")
     elif image.mode == "La":  # alpha-premultiplied grey
         image = image.convert("LA")
-    elif image.mode in ("PA", "RGBa") or "transparency" in image.info and image.mode == "P":
-        image = image.convert("RGBA")
+    elif image.mode in ("PA", "RGBa") or "transparency" in image.info and image.mode in ("P", "RGB"):
+        image = image.convert("RGBA")  # a transparent palette entry or colour key becomes alpha
+    elif image.mode == "L" and "transparency" in image.info:
+        image = image.convert("LA")
     elif image.mode in ("P", "CMYK", "RGBX", "YCbCr", "LAB", "HSV"):
         image = image.convert("RGB")
     pixels = np.asarray(image)
