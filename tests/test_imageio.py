@@ -501,3 +501,9 @@ def test_a_png_colour_key_becomes_alpha(tmp_path, channels, key):
     pixels = read_image(tmp_path / "key.png").pixels
     assert pixels.shape == (5, 6, channels + 1)
     assert (pixels[..., -1] == 0).sum() == 1 and pixels[1, 1, -1] == 0  # only the key colour, 7, is transparent
+
+
+def test_a_16bit_colour_tiff_compressed_with_lzw_as_opencv_writes_it_is_read(tmp_path):
+    pixels = noise(16, 20, 3)
+    tifffile.imwrite(tmp_path / "lzw.tif", pixels, photometric="rgb", compression="lzw")
+    np.testing.assert_array_equal(read_image(tmp_path / "lzw.tif").pixels, pixels)

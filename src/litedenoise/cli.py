@@ -641,8 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=list(PRECISIONS),
         default="fp32",
-        help="fp16: fp16 weights (TFLite), fp16 graph with fp32 I/O (ONNX); int8 / a16w8 (TFLite only): int8 weights, "
-        "int8 / int16 activations, float32 I/O, calibrated on images (a16w8 is for NPUs: very slow on PC CPUs)",
+        help="fp16: fp16 weights (TFLite), fp16 graph with fp32 I/O (ONNX); int8 (TFLite, or ONNX in QDQ form) / a16w8 "
+        "(TFLite only): int8 weights, int8 / int16 activations, float32 I/O, calibrated on images (a16w8 is for NPUs: very "
+        "slow on PC CPUs)",
     )
     default_size = "x".join(map(str, DEFAULT_SIZE))
     export.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="HxW", help=f"input height x width (default: {default_size})")
