@@ -95,3 +95,15 @@ def test_a_folder_named_student_in_the_working_directory_does_not_hide_the_shipp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "student").mkdir()
     assert load_model("student").metadata["architecture"] == "LiteDenoiseNet"
+
+
+def test_saved_weights_get_the_permissions_of_any_new_file(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        save_weights(tmp_path / "w.safetensors", LiteDenoiseNet(width=2), {})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "w.safetensors").stat().st_mode) == 0o644  # not 0600: others may read shared weights

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from litedenoise.errors import LiteDenoiseError
@@ -53,13 +53,12 @@ def save_weights(path: str | Path, model: nn.Module, metadata: dict[str, str], d
     path = Path(path)
     if path.is_dir() or not path.parent.is_dir():
         raise LiteDenoiseError(f"cannot write {path}: " + ("it is a folder" if path.is_dir() else f"no folder {path.parent}"))
+    from litedenoise.imageio import atomic_write_bytes
+
     state = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        save_file(state, str(temporary), metadata={**own, **{key: str(value) for key, value in metadata.items()}})
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    # in memory, then written as every output is: safetensors' own file writer leaves it readable by its owner only
+    data = save(state, metadata={**own, **{key: str(value) for key, value in metadata.items()}})
+    atomic_write_bytes(path, data, overwrite=True)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
